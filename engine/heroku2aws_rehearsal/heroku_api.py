@@ -1,0 +1,406 @@
+"""A local stand-in for the Heroku Platform API (v3): the few endpoints the migration calls.
+
+It speaks Heroku's JSON (objects, error bodies, status codes) on 127.0.0.1 so the deployed
+``heroku2aws.heroku.HerokuClient`` runs unchanged against it:
+
+- ``GET/PATCH /apps/{app}`` (``{"maintenance": bool}``)
+- ``GET/PATCH /apps/{app}/config-vars`` (a ``null`` value deletes a var; answers the full set)
+- ``GET/PATCH /apps/{app}/formation`` (``{"updates": [{"type", "quantity", "size"}]}``)
+- ``GET/PATCH /apps/{app}/formation/{type}``
+- ``GET /apps/{app}/addon-attachments`` and ``GET /apps/{app}/addons``
+
+Apps are found by name or id. ``Authorization: Bearer <token>`` is required (401
+``unauthorized`` otherwise); an unknown app is 404 ``not_found``. State is guarded by a lock.
+Tests see every request in :attr:`FakeHeroku.requests` (method, path, status; never the token)
+and can make the next N requests to a path fail with :meth:`FakeHeroku.fail_next`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import re
+import secrets
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from .servers import free_port
+
+__all__ = ["DYNO_SIZES", "FakeHeroku", "HerokuApp"]
+
+#: Dyno sizes Heroku accepts (compared case-insensitively).
+DYNO_SIZES = ("eco", "basic", "free", "hobby", "standard-1x", "standard-2x", "performance-m", "performance-l",
+              "performance-l-ram", "performance-xl", "performance-2xl", "private-s", "private-m", "private-l",
+              "private-l-ram", "private-xl", "private-2xl", "shield-s", "shield-m", "shield-l", "shield-l-ram",
+              "shield-xl", "shield-2xl", "1x", "2x", "px")
+
+_ADDON_SERVICES = {"DATABASE": "heroku-postgresql", "REDIS": "heroku-redis"}
+_ADDON_PLANS = {"heroku-postgresql": "heroku-postgresql:standard-0", "heroku-redis": "heroku-redis:premium-0"}
+_ACCEPT_VERSION = re.compile(r"application/vnd\.heroku\+json\s*;\s*version=(?P<v>[\w.-]+)")
+
+
+def _ts(moment: datetime | None = None) -> str:
+    return (moment or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class _Process:
+    type: str
+    quantity: int
+    size: str
+    command: str
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    created_at: str = field(default_factory=_ts)
+    updated_at: str = field(default_factory=_ts)
+
+
+@dataclass
+class HerokuApp:
+    """One app's state on the stand-in."""
+
+    name: str
+    config_vars: dict[str, str]
+    formation: dict[str, _Process]
+    attachments: dict[str, list[str]]    # attachment name -> config vars it sets
+    maintenance: bool = False
+    region: str = "us"
+    stack: str = "heroku-24"
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    created_at: str = field(default_factory=_ts)
+    updated_at: str = field(default_factory=_ts)
+    owner_email: str = "owner@example.com"
+    owner_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    addon_ids: dict[str, str] = field(default_factory=dict)
+
+    def ref(self) -> dict[str, str]:
+        return {"id": self.id, "name": self.name}
+
+    def touch(self) -> None:
+        self.updated_at = _ts()
+
+    def as_json(self) -> dict[str, Any]:
+        stack = {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, self.stack)), "name": self.stack}
+        return {
+            "acm": False, "archived_at": None, "buildpack_provided_description": "Python",
+            "build_stack": stack, "created_at": self.created_at,
+            "git_url": f"https://git.heroku.com/{self.name}.git", "id": self.id, "internal_routing": None,
+            "maintenance": self.maintenance, "name": self.name,
+            "owner": {"email": self.owner_email, "id": self.owner_id},
+            "organization": None, "team": None, "space": None,
+            "region": {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, self.region)), "name": self.region},
+            "released_at": self.created_at, "repo_size": None, "slug_size": 52428800, "stack": stack,
+            "updated_at": self.updated_at,
+            "web_url": f"https://{self.name}-{self.id.replace('-', '')[:12]}.herokuapp.com/",
+        }
+
+    def process_json(self, p: _Process) -> dict[str, Any]:
+        return {"app": self.ref(), "command": p.command, "created_at": p.created_at, "id": p.id,
+                "quantity": p.quantity, "size": p.size, "type": p.type, "updated_at": p.updated_at,
+                "dyno_size": {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, p.size.lower())), "name": p.size}}
+
+    def attachment_json(self, name: str) -> dict[str, Any]:
+        addon_id = self.addon_ids.setdefault(name, str(uuid.uuid4()))
+        service = _ADDON_SERVICES.get(name, name.lower().replace("_", "-"))
+        return {"addon": {"id": addon_id, "name": f"{service}-{addon_id[:8]}", "app": self.ref()},
+                "app": self.ref(), "created_at": self.created_at,
+                "id": str(uuid.uuid5(uuid.UUID(addon_id), name)), "name": name, "namespace": None,
+                "updated_at": self.updated_at, "web_url": f"https://addons-sso.heroku.com/apps/{self.id}/addons/"
+                                                          f"{addon_id}", "log_input_url": None}
+
+    def addon_json(self, name: str) -> dict[str, Any]:
+        addon_id = self.addon_ids.setdefault(name, str(uuid.uuid4()))
+        service = _ADDON_SERVICES.get(name, name.lower().replace("_", "-"))
+        return {"actions": [], "addon_service": {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, service)), "name": service},
+                "billing_entity": {"id": self.id, "name": self.name, "type": "app"}, "app": self.ref(),
+                "billed_price": {"cents": 0, "contract": False, "unit": "month"},
+                "config_vars": list(self.attachments[name]), "created_at": self.created_at, "id": addon_id,
+                "name": f"{service}-{addon_id[:8]}",
+                "plan": {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, service + "plan")),
+                         "name": _ADDON_PLANS.get(service, f"{service}:basic")},
+                "provider_id": addon_id[:8], "state": "provisioned", "updated_at": self.updated_at,
+                "web_url": f"https://addons-sso.heroku.com/apps/{self.id}/addons/{addon_id}"}
+
+
+class _HttpError(Exception):
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(body.get("message"))
+        self.status, self.body = status, body
+
+
+def _not_found(resource: str) -> _HttpError:
+    return _HttpError(404, {"id": "not_found", "resource": resource, "message": f"Couldn't find that {resource}."})
+
+
+def _invalid(message: str) -> _HttpError:
+    return _HttpError(422, {"id": "invalid_params", "message": message})
+
+
+@dataclass
+class _Injected:
+    path: str
+    method: str | None
+    remaining: int
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log on stderr (the rehearsal's output stays readable; tests read ``requests``)."""
+
+    def log_request(self, *args, **kwargs) -> None:
+        pass
+
+
+class FakeHeroku:
+    """The stand-in server. ``start()``/``stop()`` or a ``with`` block; ``url`` once started."""
+
+    def __init__(self, token: str | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.token = token or "HRKU-" + secrets.token_hex(16)
+        self.host, self.port = host, port
+        self._apps: dict[str, HerokuApp] = {}
+        self._lock = threading.RLock()
+        self._requests: list[dict[str, Any]] = []
+        self._faults: list[_Injected] = []
+        self._server = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ set-up
+    def add_app(self, name: str, config_vars: dict[str, str] | None = None,
+                formation: list[dict[str, Any]] | None = None,
+                addon_attachments: dict[str, str | list[str]] | None = None, *, maintenance: bool = False,
+                region: str = "us", stack: str = "heroku-24") -> HerokuApp:
+        """An app. ``formation``: ``[{"type", "quantity", "size", "command"}]``; ``addon_attachments``:
+        ``{attachment name: config var(s) it sets}`` (e.g. ``{"DATABASE": "DATABASE_URL"}``)."""
+        processes = {}
+        for f in formation or []:
+            p = _Process(type=f["type"], quantity=int(f.get("quantity", 0)), size=f.get("size", "standard-1X"),
+                         command=f.get("command", ""))
+            processes[p.type] = p
+        attachments = {k: [v] if isinstance(v, str) else list(v) for k, v in (addon_attachments or {}).items()}
+        app = HerokuApp(name=name, config_vars={k: str(v) for k, v in (config_vars or {}).items()},
+                        formation=processes, attachments=attachments, maintenance=maintenance, region=region,
+                        stack=stack)
+        with self._lock:
+            self._apps[name] = app
+        return app
+
+    def get_app_state(self, name: str) -> dict[str, Any] | None:
+        """A snapshot of an app: name, maintenance, config vars, formation ``{type: {quantity, size, command}}``."""
+        with self._lock:
+            app = self._apps.get(name)
+            if app is None:
+                return None
+            return {"name": app.name, "id": app.id, "maintenance": app.maintenance,
+                    "config_vars": dict(app.config_vars),
+                    "formation": {p.type: {"quantity": p.quantity, "size": p.size, "command": p.command}
+                                  for p in app.formation.values()},
+                    "addon_attachments": copy.deepcopy(app.attachments)}
+
+    # ------------------------------------------------------------------ test hooks
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Every request so far: ``{"method", "path", "status"}`` (never a header, never the token)."""
+        with self._lock:
+            return [dict(r) for r in self._requests]
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._requests.clear()
+
+    def fail_next(self, path: str, times: int = 1, status: int = 503, *, method: str | None = None,
+                  body: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> None:
+        """The next ``times`` requests to ``path`` (optionally only ``method``) answer ``status``."""
+        default = {429: {"id": "rate_limit", "message": "Your account reached the API rate limit\n"
+                                                      "Please wait a few minutes before making new requests"},
+                   503: {"id": "unavailable", "message": "Service temporarily unavailable."}}.get(
+            status, {"id": "internal_server_error", "message": "Internal server error."})
+        with self._lock:
+            self._faults.append(_Injected(path, method.upper() if method else None, times, status,
+                                          body or default, dict(headers or {})))
+
+    # ------------------------------------------------------------------ server lifecycle
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("FakeHeroku is not started")
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> FakeHeroku:
+        if self._server is not None:
+            return self
+        self.port = self.port or free_port()
+        self._server = make_server(self.host, self.port, self._wsgi, threaded=True,
+                                   request_handler=_QuietHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="fake-heroku", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            with contextlib.suppress(Exception):
+                self._server.server_close()
+            if self._thread is not None:
+                self._thread.join(5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> FakeHeroku:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ HTTP
+    def _wsgi(self, environ, start_response):
+        request = Request(environ)
+        status, body, headers = self._handle(request)
+        with self._lock:
+            self._requests.append({"method": request.method, "path": request.path, "status": status})
+        response = Response(json.dumps(body), status=status, mimetype="application/json")
+        response.headers["Request-Id"] = str(uuid.uuid4())
+        response.headers["RateLimit-Remaining"] = "4500"
+        for k, v in headers.items():
+            response.headers[k] = v
+        return response(environ, start_response)
+
+    def _handle(self, request: Request) -> tuple[int, Any, dict[str, str]]:
+        auth = request.headers.get("Authorization", "")
+        if not auth.startswith("Bearer ") or auth[len("Bearer "):].strip() != self.token:
+            return 401, {"id": "unauthorized", "message": "Invalid credentials provided."}, {}
+        accept = request.headers.get("Accept", "")
+        version = _ACCEPT_VERSION.search(accept)
+        if version and version["v"] != "3":
+            return 406, {"id": "not_acceptable", "message": "Only version=3 of the Platform API is served here."}, {}
+        with self._lock:
+            for fault in self._faults:
+                if fault.path == request.path and fault.method in (None, request.method) and fault.remaining > 0:
+                    fault.remaining -= 1
+                    self._faults = [f for f in self._faults if f.remaining > 0]
+                    return fault.status, fault.body, fault.headers
+        try:
+            payload = None
+            if request.method in ("PATCH", "POST", "PUT"):
+                raw = request.get_data()
+                try:
+                    payload = json.loads(raw) if raw else {}
+                except ValueError:
+                    raise _HttpError(400, {"id": "bad_request", "message": "Invalid JSON in request body."}) from None
+            with self._lock:
+                return 200, self._route(request.method, request.path, payload), {}
+        except _HttpError as exc:
+            return exc.status, exc.body, {}
+
+    def _app(self, ref: str) -> HerokuApp:
+        app = self._apps.get(ref) or next((a for a in self._apps.values() if a.id == ref), None)
+        if app is None:
+            raise _not_found("app")
+        return app
+
+    def _route(self, method: str, path: str, payload: Any) -> Any:
+        parts = [p for p in path.split("/") if p]
+        if len(parts) < 2 or parts[0] != "apps":
+            raise _HttpError(404, {"id": "not_found", "message": "The requested API endpoint was not found. "
+                                                                 "Are you using the right HTTP verb (i.e. `GET` vs. "
+                                                                 "`POST`), and did you specify your intended version "
+                                                                 "with the `Accept` header?"})
+        app = self._app(parts[1])
+        rest = parts[2:]
+        handler = {
+            ((), "GET"): lambda: app.as_json(),
+            ((), "PATCH"): lambda: self._patch_app(app, payload),
+            (("config-vars",), "GET"): lambda: dict(app.config_vars),
+            (("config-vars",), "PATCH"): lambda: self._patch_config(app, payload),
+            (("formation",), "GET"): lambda: [app.process_json(p) for p in app.formation.values()],
+            (("formation",), "PATCH"): lambda: self._patch_formation(app, payload),
+            (("addon-attachments",), "GET"): lambda: [app.attachment_json(n) for n in app.attachments],
+            (("addons",), "GET"): lambda: [app.addon_json(n) for n in app.attachments],
+        }.get((tuple(rest), method))
+        if handler is None and len(rest) == 2 and rest[0] == "formation" and method in ("GET", "PATCH"):
+            ptype = rest[1]
+            if method == "GET":
+                return app.process_json(self._process(app, ptype))
+            return self._patch_process(app, ptype, payload)
+        if handler is None:
+            raise _HttpError(404, {"id": "not_found", "message": "The requested API endpoint was not found."})
+        return handler()
+
+    @staticmethod
+    def _process(app: HerokuApp, ptype: str) -> _Process:
+        process = app.formation.get(ptype)
+        if process is None:
+            raise _not_found("formation")
+        return process
+
+    @staticmethod
+    def _patch_app(app: HerokuApp, payload: Any) -> dict[str, Any]:
+        if not isinstance(payload, dict):
+            raise _invalid("Request body must be a JSON object.")
+        unsupported = sorted(set(payload) - {"maintenance"})
+        if unsupported:
+            raise _invalid(f"The stand-in only changes maintenance, not: {', '.join(unsupported)}.")
+        if "maintenance" in payload:
+            if not isinstance(payload["maintenance"], bool):
+                raise _invalid("Invalid maintenance: must be a boolean.")
+            app.maintenance = payload["maintenance"]
+        app.touch()
+        return app.as_json()
+
+    @staticmethod
+    def _patch_config(app: HerokuApp, payload: Any) -> dict[str, str]:
+        if not isinstance(payload, dict):
+            raise _invalid("Request body must be a JSON object of config vars.")
+        for key, value in payload.items():
+            if value is not None and not isinstance(value, str | int | float | bool):
+                raise _invalid(f"Invalid value for config var {key}: must be a string or null.")
+        for key, value in payload.items():
+            if value is None:
+                app.config_vars.pop(key, None)
+            else:
+                app.config_vars[key] = value if isinstance(value, str) else json.dumps(value)
+        app.touch()
+        return dict(app.config_vars)
+
+    def _patch_formation(self, app: HerokuApp, payload: Any) -> list[dict[str, Any]]:
+        updates = payload.get("updates") if isinstance(payload, dict) else None
+        if not isinstance(updates, list) or not updates:
+            raise _invalid("Missing updates: expected a non-empty list.")
+        for u in updates:   # validate all before changing any, as Heroku does
+            if not isinstance(u, dict) or not isinstance(u.get("type"), str):
+                raise _invalid("Each formation update needs a type.")
+            self._process(app, u["type"])
+            self._check_update(u)
+        return [self._apply_update(app, u) for u in updates]
+
+    def _patch_process(self, app: HerokuApp, ptype: str, payload: Any) -> dict[str, Any]:
+        if not isinstance(payload, dict):
+            raise _invalid("Request body must be a JSON object.")
+        self._process(app, ptype)
+        self._check_update(payload)
+        return self._apply_update(app, {**payload, "type": ptype})
+
+    @staticmethod
+    def _check_update(u: dict[str, Any]) -> None:
+        if "quantity" in u and (not isinstance(u["quantity"], int) or isinstance(u["quantity"], bool)
+                                or u["quantity"] < 0):
+            raise _invalid("Invalid quantity: must be an integer greater than or equal to 0.")
+        if "size" in u and (not isinstance(u["size"], str) or u["size"].lower() not in DYNO_SIZES):
+            raise _invalid(f"Invalid size: {u.get('size')!r} is not a dyno size.")
+
+    @staticmethod
+    def _apply_update(app: HerokuApp, u: dict[str, Any]) -> dict[str, Any]:
+        process = app.formation[u["type"]]
+        if "quantity" in u:
+            process.quantity = u["quantity"]
+        if "size" in u:
+            process.size = u["size"]
+        process.updated_at = _ts()
+        return app.process_json(process)

@@ -1,0 +1,253 @@
+"""``heroku2aws rehearse``: the whole migration, locally, against emulated AWS and real data stores.
+
+Deploys ``template.yaml`` into the emulated account, starts an execution of the deployed state
+machine with ``events/rehearsal.json`` (or ``--input FILE``), shows the states as they run, and
+ends with a report. ``--json`` prints the report as the last line. Exit status 0 exactly when the
+execution SUCCEEDED.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import signal
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .runner import History, execution_name, follow, start
+from .world import APP, RECORD, World
+
+NOTICE = ("Rehearsal is emulation: it proves the workflow, the code and the data path; "
+          "it does not prove IAM, AWS quotas or AWS's timings.")
+
+
+# ------------------------------------------------------------------ fingerprints of the sources
+
+
+def postgres_fingerprint(url: str) -> dict[str, str]:
+    import psycopg
+
+    out: dict[str, str] = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        tables = conn.execute(
+            "select quote_ident(n.nspname)||'.'||quote_ident(c.relname) from pg_class c "
+            "join pg_namespace n on n.oid=c.relnamespace where c.relkind in ('r','p') "
+            "and n.nspname not in ('pg_catalog','information_schema') and n.nspname not like 'pg_toast%' "
+            "order by 1").fetchall()
+        for (table,) in tables:
+            count, digest = conn.execute(
+                f"select count(*), md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from {table} t").fetchone()
+            out[table] = f"{count}:{digest}"
+        for (seq, value) in conn.execute(
+                "select schemaname||'.'||sequencename, coalesce(last_value, 0) from pg_sequences order by 1").fetchall():
+            out[f"sequence {seq}"] = str(value)
+    return out
+
+
+def redis_fingerprint(client) -> str:
+    h = hashlib.sha256()
+    keys = sorted(client.scan_iter(count=1000))
+    for i in range(0, len(keys), 500):
+        pipe = client.pipeline(transaction=False)
+        for k in keys[i:i + 500]:
+            pipe.dump(k)
+        for k, payload in zip(keys[i:i + 500], pipe.execute(), strict=True):
+            h.update(k + b"\0" + (payload or b""))
+    return f"{len(keys)}:{h.hexdigest()}"
+
+
+# ------------------------------------------------------------------ the report
+
+
+def traffic(world: World) -> dict | None:
+    r53 = world.aws.client("route53")
+    weights = {"aws": None, "heroku": None}
+    records = r53.list_resource_record_sets(HostedZoneId=world.ids["hosted_zone_id"])["ResourceRecordSets"]
+    for rr in records:
+        if rr["Name"].rstrip(".") != RECORD or rr["Type"] != "CNAME":
+            continue
+        target = rr["ResourceRecords"][0]["Value"].rstrip(".")
+        weight = rr.get("Weight")
+        if weight is None:  # a plain CNAME: all traffic to its target
+            weight = 100
+        side = "heroku" if target.endswith("herokudns.com") else "aws"
+        weights[side] = (weights[side] or 0) + weight
+    total = sum(v for v in weights.values() if v)
+    if not total:
+        return None
+    return {k: (round(100 * v / total) if v is not None else 0) for k, v in weights.items()}
+
+
+ALLOWED_AFTER_SUCCESS = (f"secret:heroku2aws/{APP}/config", f"ecs-service:{APP}-", f"task-definition:{APP}-",
+                         f"record:{RECORD}.:CNAME:")
+
+
+def leftovers(world: World, succeeded: bool) -> list[str]:
+    extra = sorted(world.inventory() - world.baseline)
+    if succeeded:
+        extra = [r for r in extra if not r.startswith(ALLOWED_AFTER_SUCCESS)]
+    return extra
+
+
+def build_report(world: World, desc: dict, hist: History, wall: float, before: dict) -> dict[str, Any]:
+    output = json.loads(desc.get("output") or "null") if desc.get("output") else None
+    verification = (output or {}).get("verification") if isinstance(output, dict) else None
+    after = {"postgres": postgres_fingerprint(world.source_url()),
+             "redis": redis_fingerprint(world.source_redis.client())}
+    return {
+        "status": desc["status"],
+        "error": desc.get("error"),
+        "cause": desc.get("cause"),
+        "execution_arn": desc["executionArn"],
+        "states": [{"name": s.name, "status": s.status, "seconds": s.seconds} for s in hist.states],
+        "transitions": hist.transitions,
+        "wall_seconds": round(wall, 2),
+        "verification": verification or {"postgres": None, "redis": None},
+        "traffic": traffic(world),
+        "leftovers": leftovers(world, desc["status"] == "SUCCEEDED"),
+        "source_intact": after == before,
+    }
+
+
+# ------------------------------------------------------------------ the live view
+
+
+class LiveView:
+    """What the console's graph view shows: each state as it is entered, succeeds or fails."""
+
+    ICON = {"RUNNING": "[yellow]…[/]", "SUCCEEDED": "[green]✓[/]", "FAILED": "[red]✗[/]", "CAUGHT": "[magenta]↯[/]"}
+
+    def __init__(self, console) -> None:
+        from rich.live import Live
+
+        self.console = console
+        self.live = Live(console=console, refresh_per_second=8, transient=False)
+        self.started = time.monotonic()
+
+    def __enter__(self):
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.live.__exit__(*exc)
+
+    def elapsed(self, desc: dict) -> float:
+        """Seconds since the execution started (its own clock when known: ``watch`` joins late)."""
+        started = desc.get("startDate")
+        if isinstance(started, datetime) and started.tzinfo is not None:
+            stopped = desc.get("stopDate")
+            end = stopped if isinstance(stopped, datetime) and stopped.tzinfo is not None else datetime.now(UTC)
+            return max(0.0, (end - started).total_seconds())
+        return time.monotonic() - self.started
+
+    def update(self, hist: History, desc: dict) -> None:
+        from rich.table import Table
+
+        table = Table(title=f"{desc['name']} — {desc['status']} — {self.elapsed(desc):.1f}s",
+                      title_justify="left", show_edge=False, pad_edge=False)
+        table.add_column("", width=2)
+        table.add_column("state")
+        table.add_column("seconds", justify="right")
+        table.add_column("error")
+        rows = hist.states[-40:]
+        if len(hist.states) > 40:
+            table.add_row("", f"[dim]… {len(hist.states) - 40} earlier states[/]", "", "")
+        for s in rows:
+            table.add_row(self.ICON.get(s.status, s.status), s.name, f"{s.seconds:.2f}", s.error or "")
+        self.live.update(table)
+
+
+def print_summary(console, report: dict) -> None:
+    status = report["status"]
+    colour = "green" if status == "SUCCEEDED" else "red"
+    console.print(f"\n[bold {colour}]{status}[/] in {report['wall_seconds']}s, {report['transitions']} state transitions")
+    if report["error"]:
+        console.print(f"error: [red]{report['error']}[/]\ncause: {report['cause']}")
+    console.print(f"traffic: {report['traffic']}   source intact: {report['source_intact']}   "
+                  f"leftovers: {report['leftovers'] or 'none'}")
+    console.print(f"[dim]{NOTICE}[/]")
+
+
+# ------------------------------------------------------------------ entry points
+
+
+def rehearse(input_path: Path | None = None, fail_at: list[str | tuple] | None = None, json_out: bool = False,
+             deadline_s: float = 600, world: World | None = None, overrides: dict | None = None,
+             console=None) -> dict[str, Any]:
+    """Run one rehearsal (starting and stopping its own world unless one is given)."""
+    from rich.console import Console
+
+    console = console or Console(stderr=json_out)
+    own = world is None
+    world = world or World()
+    try:
+        if own:
+            with console.status("preparing the rehearsal") as status:
+                world.start(progress=lambda msg: status.update(msg))
+        from .patches.sfn import FAULTS
+
+        FAULTS.clear()
+        for state in fail_at or []:
+            name, skip, error = ((state, 0, None) if isinstance(state, str) else (tuple(state) + (0, None))[:3])
+            FAULTS.arm(name, skip=skip, **({"error": error} if error else {}))
+        payload = world.execution_input(input_path, overrides)
+        before = {"postgres": postgres_fingerprint(world.source_url()),
+                  "redis": redis_fingerprint(world.source_redis.client())}
+        sfn = world.aws.client("stepfunctions")
+        t0 = time.monotonic()
+        arn = start(sfn, world.ids["state_machine_arn"], payload, execution_name(payload["heroku"]["app"]))
+        view = LiveView(console) if console.is_terminal or not json_out else None
+        if view:
+            with view:
+                desc, hist = follow(sfn, arn, deadline_s, view.update)
+        else:
+            desc, hist = follow(sfn, arn, deadline_s)
+        report = build_report(world, desc, hist, time.monotonic() - t0, before)
+        names = [s if isinstance(s, str) else s[0] for s in (fail_at or [])]
+        unfired = [s for s in names if s not in {f[0] for f in FAULTS.fired}]
+        if unfired:
+            report["error"] = report["error"] or "RehearsalFaultNotFired"
+            report.setdefault("notes", []).append(f"--fail-at states never entered: {unfired}")
+        return report
+    finally:
+        if own:
+            world.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="heroku2aws rehearse", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--input", type=Path, help="execution input (default events/rehearsal.json; "
+                        "{{placeholders}} are filled from the rehearsal's world)")
+    parser.add_argument("--fail-at", action="append", default=[], metavar="STATE",
+                        help="make this state fail once (repeatable)")
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON object, last line")
+    parser.add_argument("--deadline", type=float, default=600, help="seconds before the rehearsal gives up")
+    args = parser.parse_args(argv)
+    if args.input and not args.input.exists():
+        parser.error(f"--input {args.input}: no such file")
+
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    from rich.console import Console
+
+    console = Console(stderr=args.json)
+    try:
+        report = rehearse(args.input, args.fail_at, args.json, args.deadline, console=console)
+    except KeyboardInterrupt:
+        console.print("[red]interrupted: every server and process of the rehearsal was stopped[/]")
+        return 130
+    print_summary(console, report)
+    if args.json:
+        print(json.dumps(report, default=str))
+    return 0 if report["status"] == "SUCCEEDED" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,13 @@
+"""Stage 6 - DATABASE_URL / REDIS_URL in the app's config secret to the targets or back (see heroku2aws.switch_secrets)."""
+
+from __future__ import annotations
+
+from heroku2aws.obs import logger
+from heroku2aws.switch_secrets import SwitchSecretsEvent, switch_secrets
+from heroku2aws.validation import parse_event
+
+
+@logger.inject_lambda_context(correlation_id_path="execution_id", log_event=False)
+def lambda_handler(event: dict, context) -> dict:
+    request = parse_event(SwitchSecretsEvent, event)
+    return switch_secrets(request.input, request.to, request.execution_id)

@@ -1,0 +1,93 @@
+"""The errors a state machine Catch tells apart.
+
+Lambda reports an unhandled exception with ``errorType`` = the exception's class name (no module),
+and Step Functions uses that as the error name: ``"ErrorEquals": ["InvalidInput"]`` catches
+:class:`InvalidInput`. So the class names here are part of the workflow's contract: never rename one
+without changing the ASL.
+
+Messages (the ``Cause`` shown in the console and in the execution history) name fields, servers,
+resources and counts, and never a secret value: no connection URL with its password, no API key, no
+config var value. Code that builds a message from a third-party error text passes it through
+:func:`scrub` with the values it knows are secret.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "ConfigImportFailed",
+    "DataMismatch",
+    "HealthGateFailed",
+    "Heroku2AwsError",
+    "HerokuControlFailed",
+    "InvalidInput",
+    "PreflightFailed",
+    "SecretSwitchFailed",
+    "ServicesNotReady",
+    "scrub",
+]
+
+
+class Heroku2AwsError(Exception):
+    """Base of the workflow's own errors (never raised itself: Catch on the subclasses)."""
+
+
+class InvalidInput(Heroku2AwsError):
+    """The execution input (or a stage's event) is not what the workflow takes. Nothing was created."""
+
+
+class PreflightFailed(Heroku2AwsError):
+    """Preflight found a reason not to start the migration. Nothing was created."""
+
+
+class ConfigImportFailed(Heroku2AwsError):
+    """The Heroku config vars cannot be imported into Secrets Manager (conflict, size, names)."""
+
+
+class ServicesNotReady(Heroku2AwsError):
+    """An ECS service is missing, inactive, or its deployment failed: waiting longer will not help."""
+
+
+class HealthGateFailed(Heroku2AwsError):
+    """The health gate cannot run (its configuration is wrong: no such target group, not an ALB).
+
+    An unhealthy app is *not* this error: the gate returns ``healthy: false`` with reasons and the
+    ASL decides (its "Health gate failed" Fail state uses this same name).
+    """
+
+
+class HerokuControlFailed(Heroku2AwsError):
+    """The Heroku Platform API refused a maintenance / formation change (a 4xx answer: retrying will not help).
+
+    The message carries Heroku's error ``id`` and ``message``, never the API key. Transient answers
+    (429, 5xx, no answer) that outlast the client's retries stay ``HerokuApiError`` for the ASL to retry.
+    """
+
+    def __init__(self, message: str, status: int | None = None, error_id: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.error_id = status, error_id
+
+    def __reduce__(self):  # picklable with its fields
+        return (type(self), (str(self), self.status, self.error_id))
+
+
+class SecretSwitchFailed(Heroku2AwsError):
+    """The app's config secret cannot be pointed at the data stores (missing, deleted, not heroku2aws's, not JSON)."""
+
+
+class DataMismatch(Heroku2AwsError):
+    """The copy on AWS differs from the source: names the tables / sequences / Redis keys (never values)."""
+
+
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@")
+_PASSWORD_PARAM = re.compile(r"(?i)(password|passwd|pwd|api_key|apikey|token)=\S+")
+
+
+def scrub(text: str, secrets: list[str] | tuple[str, ...] | set[str] = ()) -> str:
+    """``text`` with every known secret value and any URL password or ``password=`` pair replaced by ``***``."""
+    out = str(text)
+    for value in sorted((s for s in secrets if s and len(s) >= 3), key=len, reverse=True):
+        out = out.replace(value, "***")
+    out = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:***@", out)
+    return _PASSWORD_PARAM.sub(lambda m: f"{m.group(1)}=***", out)

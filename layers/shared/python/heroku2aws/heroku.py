@@ -1,0 +1,197 @@
+"""A small client for the few Heroku Platform API (v3) endpoints the migration calls.
+
+Standard library only (``urllib``): it runs in Lambda and in ECS tasks. Every request sends
+``Accept: application/vnd.heroku+json; version=3`` and ``Authorization: Bearer <key>``; the key
+is never logged and never appears in an error. 429 and 5xx answers (and network errors) are
+retried with exponential backoff and jitter, honouring ``Retry-After``; the PATCHes used here set
+absolute values, so a retry is safe. Any other error answer raises :class:`HerokuApiError` with
+Heroku's own ``id`` and ``message``.
+
+The base URL is ``base_url``, else ``$HEROKU_API_URL``, else ``https://api.heroku.com`` (the
+rehearsal points it at its local stand-in).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import quote
+
+from .errors import Heroku2AwsError
+
+__all__ = ["DEFAULT_API_URL", "HerokuApiError", "HerokuClient"]
+
+DEFAULT_API_URL = "https://api.heroku.com"
+ACCEPT = "application/vnd.heroku+json; version=3"
+USER_AGENT = "heroku2aws/0.1"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class HerokuApiError(Heroku2AwsError):
+    """An error answer from the Heroku Platform API (``status`` 0: no answer at all)."""
+
+    def __init__(self, status: int, id: str, message: str) -> None:  # noqa: A002 - Heroku's field name
+        self.status, self.id, self.message = status, id, message
+        super().__init__(f"Heroku API {status} {id}: {message}" if status else f"Heroku API unreachable: {message}")
+
+    def __reduce__(self):  # picklable with its three fields
+        return (type(self), (self.status, self.id, self.message))
+
+
+def _log():
+    try:
+        from .obs import get_logger
+
+        return get_logger("heroku")
+    except Exception:  # noqa: BLE001 - logging must never break the client
+        import logging
+
+        return logging.getLogger("heroku2aws.heroku")
+
+
+class HerokuClient:
+    """The Heroku Platform API for one API key. Apps are named by name or id."""
+
+    def __init__(self, api_key: str, base_url: str | None = None, *, timeout: float = 15.0, retries: int = 4,
+                 backoff: float = 0.5, max_backoff: float = 8.0) -> None:
+        if not api_key:
+            raise ValueError("a Heroku API key is required")
+        self._api_key = api_key
+        self.base_url = (base_url or os.environ.get("HEROKU_API_URL") or DEFAULT_API_URL).rstrip("/")
+        if not self.base_url.startswith(("https://", "http://")):
+            raise ValueError(f"the Heroku API URL must be http(s): {self.base_url!r}")
+        self.timeout, self.retries, self.backoff, self.max_backoff = timeout, retries, backoff, max_backoff
+        self._log = _log()
+
+    def __repr__(self) -> str:  # never the key
+        return f"HerokuClient(base_url={self.base_url!r})"
+
+    # ------------------------------------------------------------------ apps
+    def get_app(self, app: str) -> dict[str, Any]:
+        return self._request("GET", f"/apps/{_seg(app)}")
+
+    def set_maintenance(self, app: str, enabled: bool) -> dict[str, Any]:
+        """Turn maintenance mode on or off; returns the app."""
+        return self._request("PATCH", f"/apps/{_seg(app)}", {"maintenance": bool(enabled)})
+
+    # ------------------------------------------------------------------ config vars
+    def get_config_vars(self, app: str) -> dict[str, str]:
+        return self._request("GET", f"/apps/{_seg(app)}/config-vars")
+
+    def update_config_vars(self, app: str, changes: dict[str, str | None]) -> dict[str, str]:
+        """Set vars (``None`` deletes one); returns the app's full set after the change."""
+        return self._request("PATCH", f"/apps/{_seg(app)}/config-vars", changes)
+
+    # ------------------------------------------------------------------ formation
+    def get_formation(self, app: str) -> list[dict[str, Any]]:
+        return self._request("GET", f"/apps/{_seg(app)}/formation")
+
+    def get_formation_type(self, app: str, process_type: str) -> dict[str, Any]:
+        return self._request("GET", f"/apps/{_seg(app)}/formation/{_seg(process_type)}")
+
+    def update_formation(self, app: str, updates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Batch update: ``[{"type": "web", "quantity": 0, "size": "standard-1X"}, ...]``; returns them."""
+        for u in updates:
+            if "type" not in u:
+                raise ValueError("each formation update needs a 'type'")
+        clean = [{k: u[k] for k in ("type", "quantity", "size") if k in u and u[k] is not None} for u in updates]
+        return self._request("PATCH", f"/apps/{_seg(app)}/formation", {"updates": clean})
+
+    def scale(self, app: str, process_type: str, quantity: int | None = None,
+              size: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        if quantity is not None:
+            body["quantity"] = quantity
+        if size is not None:
+            body["size"] = size
+        return self._request("PATCH", f"/apps/{_seg(app)}/formation/{_seg(process_type)}", body)
+
+    # ------------------------------------------------------------------ add-ons
+    def addon_attachments(self, app: str) -> list[dict[str, Any]]:
+        return self._request("GET", f"/apps/{_seg(app)}/addon-attachments")
+
+    def addons(self, app: str) -> list[dict[str, Any]]:
+        return self._request("GET", f"/apps/{_seg(app)}/addons")
+
+    def addon_attachment_names(self, app: str) -> list[str]:
+        """The config var names add-on attachments set on the app (``DATABASE_URL``, ``REDIS_URL``...), sorted.
+
+        An attachment named ``NAME`` sets ``NAME_URL``; the add-ons the app owns also list the vars
+        they expose (``config_vars``), which catches the others (``REDIS_TLS_URL``...).
+        """
+        names = {f"{a['name']}_URL" for a in self.addon_attachments(app) if a.get("name")}
+        for addon in self.addons(app):
+            owner = addon.get("app") or {}
+            if app in (owner.get("id"), owner.get("name")):
+                names.update(v for v in addon.get("config_vars") or [] if isinstance(v, str))
+        return sorted(names)
+
+    # ------------------------------------------------------------------ transport
+    def _request(self, method: str, path: str, body: Any = None) -> Any:
+        url = self.base_url + path
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Accept": ACCEPT, "Authorization": f"Bearer {self._api_key}", "User-Agent": USER_AGENT}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        attempt = 0
+        while True:
+            req = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310 - http(s) only
+            retry_after: float | None = None
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 - http(s) only
+                    raw = resp.read()
+                    return json.loads(raw) if raw else None
+            except urllib.error.HTTPError as exc:
+                status = exc.code
+                raw = exc.read() if exc.fp is not None else b""
+                error_id, message = _error_fields(raw, status)
+                retry_after = _retry_after(exc.headers.get("Retry-After") if exc.headers else None)
+                exc.close()
+                if status not in RETRY_STATUSES or attempt >= self.retries:
+                    self._log.warning("Heroku API error", extra={"method": method, "path": path, "status": status,
+                                                                "error_id": error_id})
+                    raise HerokuApiError(status, error_id, message) from None
+            except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as exc:
+                reason = getattr(exc, "reason", exc)
+                status, error_id, message = 0, "unreachable", f"{self.base_url}: {reason}"
+                if attempt >= self.retries:
+                    self._log.warning("Heroku API unreachable", extra={"method": method, "path": path})
+                    raise HerokuApiError(0, error_id, message) from None
+            attempt += 1
+            delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+            if retry_after is not None:
+                delay = min(max(delay, retry_after), 60.0)
+            self._log.info("Heroku API retry", extra={"method": method, "path": path, "status": status,
+                                                     "attempt": attempt, "delay_s": round(delay, 2)})
+            time.sleep(delay)
+
+
+def _seg(value: str) -> str:
+    if not value:
+        raise ValueError("empty path segment")
+    return quote(str(value), safe="")
+
+
+def _error_fields(raw: bytes, status: int) -> tuple[str, str]:
+    try:
+        doc = json.loads(raw)
+        if isinstance(doc, dict):
+            return str(doc.get("id") or f"http_{status}"), str(doc.get("message") or "")
+    except ValueError:
+        pass
+    return f"http_{status}", raw[:200].decode(errors="replace").strip()
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

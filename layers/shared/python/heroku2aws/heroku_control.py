@@ -1,0 +1,191 @@
+"""Stage 6 "Freeze writes on Heroku" and its undo: maintenance mode and the formation, via the Platform API.
+
+Event (built by the ASL)::
+
+    {"input": <normalised execution input>, "action": "freeze" | "restore" | "status",
+     "formation": [{"type", "quantity", "size"}],   # restore only (extra keys such as "command" ignored)
+     "maintenance": bool,                           # restore only (default false)
+     "execution_id": "<execution ARN>"}
+
+Return:
+
+- ``freeze``: ``{"formation": [{"type", "quantity", "size"}], "maintenance_was": bool,
+  "scaled_to_zero": [types]}`` — the formation and the maintenance flag as they were *before* this
+  call, read first; then maintenance goes on, then every process type with dynos is scaled to 0 (one
+  batch update). A retried freeze finds maintenance on and 0 dynos and changes nothing.
+- ``restore``: ``{"formation": [{"type", "quantity", "size"}] (after), "maintenance": bool,
+  "changed": [types], "skipped": [types the app no longer has]}`` — the formation first (dynos boot
+  before maintenance is lifted), then maintenance. Only what differs is sent: a second restore
+  changes nothing.
+- ``status``: ``{"formation": [...], "maintenance": bool}``.
+
+Transient API errors (429, 5xx, network) are retried by :class:`~heroku2aws.heroku.HerokuClient`;
+when they outlast its retries they stay ``HerokuApiError`` (the ASL's Retry on that name tries again
+later). Any other error answer (401, 403, 404, 422) raises :class:`~heroku2aws.errors.HerokuControlFailed`
+with Heroku's error ``id`` and ``message`` (never the API key). An unreadable key secret is
+``HerokuControlFailed`` too.
+
+Environment: none of its own (boto3 reads ``AWS_REGION`` / ``AWS_ENDPOINT_URL``; the API base URL
+is ``input.heroku.api_url``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import connections
+from .errors import HerokuControlFailed, scrub
+from .heroku import HerokuApiError, HerokuClient
+from .models import ExecutionInput
+from .obs import get_logger
+
+log = get_logger("heroku_control")
+
+__all__ = ["FormationItem", "HerokuControlEvent", "client_for", "control", "formation_of", "freeze", "restore",
+           "restore_formation", "set_maintenance", "status"]
+
+
+class FormationItem(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: str = Field(min_length=1, max_length=100)
+    quantity: int = Field(ge=0)
+    size: str | None = Field(default=None, max_length=50)
+
+
+class HerokuControlEvent(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    input: ExecutionInput
+    action: Literal["freeze", "restore", "status"]
+    formation: list[FormationItem] = Field(default_factory=list)
+    maintenance: bool = False
+    execution_id: str
+
+
+def client_for(api_key_secret_arn: str, api_url: str | None) -> HerokuClient:
+    """A Heroku client with the key read from its secret (the key never leaves the client)."""
+    try:
+        key = connections.heroku_api_key(api_key_secret_arn)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "ClientError")
+        raise HerokuControlFailed(f"cannot read the Heroku API key secret {api_key_secret_arn}: {code}") from None
+    except connections.SecretFormatError as exc:
+        raise HerokuControlFailed(str(exc)) from None
+    return HerokuClient(key, api_url)
+
+
+#: Answers worth another try later (0: no answer at all): raised as HerokuApiError for the ASL's Retry.
+TRANSIENT = frozenset({0, 429, 500, 502, 503, 504})
+
+
+def _failed(what: str, app: str, exc: HerokuApiError, client: HerokuClient) -> Exception:
+    """``exc`` itself when transient (the ASL retries ``HerokuApiError``), else :class:`HerokuControlFailed`."""
+    if exc.status in TRANSIENT:
+        return exc
+    secret = getattr(client, "_api_key", "")  # only to scrub an echoed key from Heroku's text
+    detail = f"{exc.status} {exc.id}: {exc.message}"
+    return HerokuControlFailed(scrub(f"Heroku {what} of app {app} failed: {detail}", [secret]),
+                               status=exc.status, error_id=exc.id)
+
+
+def formation_of(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Heroku's formation objects as ``[{"type", "quantity", "size"}]``, sorted by type."""
+    return sorted(({"type": f["type"], "quantity": int(f.get("quantity") or 0), "size": f.get("size")}
+                   for f in raw), key=lambda f: f["type"])
+
+
+def status(client: HerokuClient, app: str) -> dict[str, Any]:
+    try:
+        maintenance = bool(client.get_app(app).get("maintenance"))
+        formation = formation_of(client.get_formation(app))
+    except HerokuApiError as exc:
+        raise _failed("status", app, exc, client) from None
+    return {"formation": formation, "maintenance": maintenance}
+
+
+def freeze(client: HerokuClient, app: str) -> dict[str, Any]:
+    """Read, then maintenance on, then every process type to 0 dynos."""
+    before = status(client, app)
+    try:
+        if not before["maintenance"]:
+            client.set_maintenance(app, True)
+        running = [f["type"] for f in before["formation"] if f["quantity"] > 0]
+        if running:
+            client.update_formation(app, [{"type": t, "quantity": 0} for t in running])
+    except HerokuApiError as exc:
+        raise _failed("freeze", app, exc, client) from None
+    log.info("Heroku frozen", extra={"app": app, "maintenance_was": before["maintenance"],
+                                     "scaled_to_zero": running})
+    return {"formation": before["formation"], "maintenance_was": before["maintenance"], "scaled_to_zero": running}
+
+
+def restore_formation(client: HerokuClient, app: str,
+                      formation: list[dict[str, Any]] | list[FormationItem]) -> dict[str, Any]:
+    """Quantities and sizes back to ``formation``; only what differs is sent.
+
+    ``{"formation": [after], "maintenance": bool (unchanged), "changed": [types], "skipped": [types]}``.
+    """
+    wanted = [f if isinstance(f, FormationItem) else FormationItem.model_validate(f) for f in formation]
+    now = status(client, app)
+    current = {f["type"]: f for f in now["formation"]}
+    updates: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    for item in wanted:
+        have = current.get(item.type)
+        if have is None:
+            skipped.append(item.type)
+            continue
+        update: dict[str, Any] = {}
+        if have["quantity"] != item.quantity:
+            update["quantity"] = item.quantity
+        if item.size and (have.get("size") or "").lower() != item.size.lower():
+            update["size"] = item.size
+        if update:
+            updates.append({"type": item.type, **update})
+    if updates:
+        try:
+            client.update_formation(app, updates)
+        except HerokuApiError as exc:
+            raise _failed("formation restore", app, exc, client) from None
+        for u in updates:
+            current[u["type"]] = {**current[u["type"]], **{k: v for k, v in u.items() if k != "type"}}
+    changed = [u["type"] for u in updates]
+    log.info("Heroku formation restored", extra={"app": app, "changed": changed, "skipped": skipped})
+    return {"formation": sorted(current.values(), key=lambda f: f["type"]), "maintenance": now["maintenance"],
+            "changed": changed, "skipped": skipped}
+
+
+def set_maintenance(client: HerokuClient, app: str, enabled: bool) -> bool:
+    """Maintenance mode to ``enabled``; True when it had to change."""
+    try:
+        if bool(client.get_app(app).get("maintenance")) == bool(enabled):
+            return False
+        client.set_maintenance(app, bool(enabled))
+    except HerokuApiError as exc:
+        raise _failed("maintenance change", app, exc, client) from None
+    log.info("Heroku maintenance set", extra={"app": app, "maintenance": bool(enabled)})
+    return True
+
+
+def restore(client: HerokuClient, app: str, formation: list[dict[str, Any]] | list[FormationItem],
+            maintenance: bool) -> dict[str, Any]:
+    """Formation back to ``formation`` (dynos boot first), then maintenance to ``maintenance``."""
+    result = restore_formation(client, app, formation)
+    if result["maintenance"] != bool(maintenance):
+        set_maintenance(client, app, maintenance)
+    return {**result, "maintenance": bool(maintenance)}
+
+
+def control(event: HerokuControlEvent, client: HerokuClient | None = None) -> dict[str, Any]:
+    cfg = event.input
+    client = client or client_for(cfg.heroku.api_key_secret_arn, cfg.heroku.api_url)
+    app = cfg.heroku.app
+    if event.action == "freeze":
+        return freeze(client, app)
+    if event.action == "restore":
+        return restore(client, app, event.formation, event.maintenance)
+    return status(client, app)

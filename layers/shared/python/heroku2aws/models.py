@@ -1,0 +1,177 @@
+"""The execution input: one typed model, and the JSON Schema generated from it.
+
+Only Secrets Manager ARNs travel here: the console shows every execution's input and output, so a
+secret value (Heroku API key, database password, connection URL) is refused wherever it appears.
+``schema/execution-input.schema.json`` is generated from this module (``python -m heroku2aws.models``)
+and a test fails when the two disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SECRET_ARN_PATTERN = r"^arn:aws[\w-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@!-]+$"
+_SECRET_ARN = re.compile(SECRET_ARN_PATTERN)
+_LOOKS_SECRET = re.compile(r"(://[^/\s]*:[^@/\s]+@)|(^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$)|"
+                           r"(^HRKU-)|(^(sk|rk|pk)_(live|test)_)", re.IGNORECASE)
+
+Strategy = Literal["dms-full-load", "dms-cdc", "dump-restore"]
+
+
+def _secret_arn(value: str) -> str:
+    if not isinstance(value, str) or not _SECRET_ARN.match(value):
+        if isinstance(value, str) and _LOOKS_SECRET.search(value):
+            raise ValueError("looks like a secret value: store it in Secrets Manager and pass the secret's ARN")
+        raise ValueError("must be a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)")
+    return value
+
+
+SecretArn = Annotated[str, Field(pattern=SECRET_ARN_PATTERN, max_length=2048,
+                                 description="ARN of a Secrets Manager secret (never the value).")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Heroku(_Model):
+    app: str = Field(pattern=r"^[a-z][a-z0-9-]{1,29}$", description="Heroku app name.")
+    api_key_secret_arn: SecretArn = Field(description="Secret whose value is the Heroku API key "
+                                          "(plain string or JSON {\"api_key\": ...}).")
+    api_url: str = Field(default="https://api.heroku.com", pattern=r"^https?://[^\s@]+$",
+                         description="Heroku Platform API base URL (the rehearsal points it at its stand-in).")
+
+    @field_validator("api_key_secret_arn", mode="before")
+    @classmethod
+    def _arn(cls, v):
+        return _secret_arn(v)
+
+
+class DataStores(_Model):
+    postgres_secret_arn: SecretArn = Field(description="Secret JSON {host, port, username, password, dbname} "
+                                           "(the format DMS reads; an optional url field is accepted).")
+    redis_secret_arn: SecretArn | None = Field(default=None, description="Secret JSON {url} (redis:// or "
+                                               "rediss://). Omit when the app has no Redis.")
+
+    @field_validator("postgres_secret_arn", "redis_secret_arn", mode="before")
+    @classmethod
+    def _arns(cls, v):
+        return v if v is None else _secret_arn(v)
+
+
+class Ecs(_Model):
+    cluster_arn: str = Field(pattern=r"^arn:aws[\w-]*:ecs:[a-z0-9-]+:\d{12}:cluster/[A-Za-z0-9_-]{1,255}$")
+    image: str = Field(min_length=3, max_length=1024, pattern=r"^[^\s]+$",
+                       description="The app's container image (built from the Heroku slug or a Dockerfile).")
+    subnets: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(min_length=1, max_length=16)
+    security_groups: list[Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]] = Field(min_length=1, max_length=5)
+    assign_public_ip: bool = False
+    execution_role_arn: str = Field(pattern=r"^arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]+$",
+                                    description="Task execution role: pulls the image, reads the app's secret.")
+    task_role_arn: str | None = Field(default=None, pattern=r"^arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+    port: int = Field(default=5000, ge=1, le=65535, description="The port the web process listens on ($PORT).")
+    procfile: str | None = Field(default=None, max_length=20000,
+                                 description="The Procfile's text; omitted: the Heroku formation's commands.")
+
+
+class LoadBalancer(_Model):
+    target_group_arn: str = Field(pattern=r"^arn:aws[\w-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup/.+$")
+    load_balancer_arn: str = Field(pattern=r"^arn:aws[\w-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:loadbalancer/.+$")
+    dns_name: str = Field(pattern=r"^[A-Za-z0-9.-]+$", max_length=253)
+    health_url: str = Field(pattern=r"^https?://[^\s@]+$", description="URL the synthetic probe requests.")
+
+
+class Dns(_Model):
+    hosted_zone_id: str = Field(pattern=r"^(/hostedzone/)?[A-Z0-9]{1,32}$")
+    record_name: str = Field(pattern=r"^([A-Za-z0-9_-]{1,63}\.)+[A-Za-z]{2,63}\.?$", max_length=253)
+    heroku_target: str = Field(pattern=r"^[A-Za-z0-9.-]+\.herokudns\.com\.?$",
+                               description="The CNAME target Heroku gave the custom domain.")
+    ttl: int = Field(default=60, ge=1, le=60, description="TTL of both weighted records (<= 60 s).")
+
+
+class Database(_Model):
+    strategy: Strategy = "dms-full-load"
+    dms_instance_class: str = Field(default="dms.t3.medium", pattern=r"^dms\.[a-z0-9]+\.[a-z0-9]+$")
+    dms_allocated_storage_gb: int = Field(default=50, ge=5, le=6144)
+    dms_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(min_length=2,
+                                                                                         max_length=16)
+    dms_security_group_ids: list[Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]] = Field(min_length=1,
+                                                                                              max_length=5)
+    dump_restore_jobs: int = Field(default=4, ge=1, le=32)
+
+
+class Traffic(_Model):
+    steps: list[Annotated[int, Field(ge=1, le=100)]] = Field(default=[10, 50, 100], min_length=1, max_length=10,
+                                                            description="AWS share in percent, ending at 100.")
+    max_5xx_rate: float = Field(default=0.01, ge=0, le=1)
+
+    @field_validator("steps")
+    @classmethod
+    def _increasing(cls, v: list[int]) -> list[int]:
+        if any(b <= a for a, b in zip(v, v[1:], strict=False)):
+            raise ValueError("steps must increase")
+        if v[-1] != 100:
+            raise ValueError("the last step must be 100 (all traffic on AWS)")
+        return v
+
+
+class Timings(_Model):
+    """Every Wait state reads its seconds from here: a rehearsal waits seconds, production minutes."""
+
+    poll_seconds: int = Field(default=30, ge=1, le=3600)
+    bake_seconds: int = Field(default=300, ge=0, le=86400)
+    dns_insync_timeout_seconds: int = Field(default=600, ge=1, le=86400)
+    dms_timeout_seconds: int = Field(default=21600, ge=1, le=604800)
+    service_stable_timeout_seconds: int = Field(default=1800, ge=1, le=86400)
+    approval_timeout_seconds: int = Field(default=86400, ge=1, le=604800)
+
+
+class Approval(_Model):
+    required: bool = True
+
+
+class Rollback(_Model):
+    keep_secret: bool = Field(default=False, description="Keep the imported config-var secret on rollback.")
+    keep_services: bool = Field(default=False, description="Keep the ECS services (scaled to 0) on rollback.")
+
+
+class ExecutionInput(_Model):
+    """What an execution of the migration state machine takes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, title="heroku2aws execution input")
+
+    version: Literal[1] = 1
+    heroku: Heroku
+    source: DataStores
+    target: DataStores
+    ecs: Ecs
+    load_balancer: LoadBalancer
+    dns: Dns
+    database: Database
+    traffic: Traffic = Traffic()
+    timings: Timings = Timings()
+    approval: Approval = Approval()
+    rollback: Rollback = Rollback()
+
+    @model_validator(mode="after")
+    def _coherent(self) -> ExecutionInput:
+        if self.source.postgres_secret_arn == self.target.postgres_secret_arn:
+            raise ValueError("source.postgres_secret_arn and target.postgres_secret_arn are the same secret")
+        if (self.source.redis_secret_arn is None) != (self.target.redis_secret_arn is None):
+            raise ValueError("give both source.redis_secret_arn and target.redis_secret_arn, or neither")
+        return self
+
+
+def json_schema() -> dict:
+    schema = ExecutionInput.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://github.com/heroku2aws/heroku2aws/schema/execution-input.schema.json"
+    return schema
+
+
+if __name__ == "__main__":
+    print(json.dumps(json_schema(), indent=2))

@@ -1,0 +1,601 @@
+"""Stage 2, "Run the preflight checks": read everything, change nothing, return the plan or refuse.
+
+Event (built by the ASL)::
+
+    {"input": <normalised execution input>, "execution_id": "<execution ARN>"}
+
+Return (:class:`PreflightPlan` as JSON)::
+
+    {"app": "acme-storefront",
+     "strategy": "dms-full-load" | "dms-cdc" | "dump-restore",
+     "heroku": {"name", "region", "stack", "maintenance": bool,
+                "config_var_names": [names only, sorted], "config_var_count": int,
+                "formation": [{"type", "quantity", "size", "command"}],     # as Heroku reports it
+                "addon_attachments": [config var names the add-ons set, sorted]},
+     "postgres": {"source_dbname", "target_dbname",
+                  "schemas": [application schemas of the source],
+                  "table_mappings": {"rules": [...]},        # DMS TableMappings (heroku2aws.postgres.mappings)
+                  "source": <PostgresAnalysis.compact() as JSON, without available_extensions>,
+                  "target": {"version", "version_num", "database", "user_tables": int, "empty": bool}},
+     "redis": null | {"source": {"version", "used_memory", "maxmemory", "maxmemory_policy", "keys",
+                                 "keys_per_db": {"0": n, ...}, "tls": bool},
+                      "target": {... the same ...}},
+     "target": {"postgres_empty": bool, "redis_empty": bool},   # redis_empty is true when there is no Redis
+     "dns": {"hosted_zone_id" (no /hostedzone/ prefix), "zone_name" (trailing dot), "private_zone": bool,
+             "record_name" (lower case, trailing dot), "record_exists": bool,
+             "kind": "absent" | "cname-to-heroku" | "weighted",
+             "current": [the record's ResourceRecordSets exactly as Route 53 returns them (Name, Type, TTL,
+                         ResourceRecords, SetIdentifier, Weight): a DELETE change can use them as they are]},
+     "processes": [{"type", "quantity", "size", "cpu", "memory"}],   # what plan_services will create
+     "estimates": {"database_bytes", "redis_bytes", "redis_keys", "postgres_copy_seconds",
+                   "redis_copy_seconds", "verify_seconds", "write_freeze_seconds",
+                   "assumptions": {name: value, ...}},              # see ASSUMPTIONS
+     "warnings": ["..."]}
+
+Every check runs, then :class:`~heroku2aws.errors.PreflightFailed` lists *every* refusal at once
+("preflight refused the migration of <app> (N problems): 1) ...; 2) ..."):
+
+- a secret that cannot be read or is not in its format (names the input field and the ARN);
+- the Heroku API key refused (401), an app the key may not read (403), an unknown app (404), the API
+  unreachable; REDIS_URL on Heroku but no Redis secrets in the input; config var names ECS cannot take;
+- a server that does not answer (``source Postgres`` / ``target Postgres`` / ``source Redis`` / ``target
+  Redis`` ``unreachable: <reason>``, never its URL or password);
+- ``dms-cdc`` without REPLICATION ("the source role <role> lacks REPLICATION; Heroku Postgres never grants
+  it: use dms-full-load") or without ``wal_level=logical``; large objects under a DMS strategy;
+  extensions the target cannot install (RDS for PostgreSQL 15's list when the target is unreadable);
+  a target database with user tables (no strategy accepts one);
+- a hosted zone that does not exist, a record outside the zone or at its apex, a record that cannot
+  become weighted CNAMEs (other types, alias, other routing policies, a CNAME to something other than
+  ``dns.heroku_target``);
+- a Procfile that does not parse, a dyno size with no Fargate match, no ``web`` process type;
+- ``heroku.app`` other than the stack's ``HEROKU2AWS_APP``.
+
+Heroku answers 429 / 5xx that outlast the client's own retries are raised as ``HerokuApiError``
+(transient: worth a Retry in the ASL).
+
+No secret value leaves this function: config vars are reported by NAME, URLs never appear, and
+third-party error texts are scrubbed of every secret value this function read.
+
+Environment: ``HEROKU2AWS_APP`` (optional: the stack's app; a different ``heroku.app`` is refused),
+``AWS_REGION`` (a warning when the Heroku app runs in another AWS region); boto3 reads ``AWS_ENDPOINT_URL``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import psycopg
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import connections
+from .errors import InvalidInput, PreflightFailed, scrub
+from .models import ExecutionInput
+from .obs import get_logger
+from .services_plan import dyno_to_fargate, process_types
+
+log = get_logger("preflight")
+
+__all__ = ["ASSUMPTIONS", "PreflightPlan", "inspect_dns", "inspect_redis", "inspect_target_postgres",
+           "estimate", "run_preflight"]
+
+# ------------------------------------------------------------------------------ assumptions
+
+#: Throughputs behind the estimates (rough, conservative; stated in the plan so nobody mistakes them for
+#: measurements). DMS: a dms.t3.medium full load of a Heroku source over TLS, 8 parallel sub-tasks.
+DMS_FULL_LOAD_MB_PER_S = 10.0
+#: pg_dump -Fd -j N | pg_restore -j N from a Fargate task: per job.
+DUMP_RESTORE_MB_PER_S_PER_JOB = 8.0
+#: dms-cdc: the copy happens before the freeze; the freeze waits for CDC to catch up.
+CDC_CATCH_UP_SECONDS = 60
+#: Redis SCAN + DUMP/PTTL + RESTORE, pipelined, from a task in the VPC.
+REDIS_KEYS_PER_S = 5000.0
+REDIS_MB_PER_S = 20.0
+#: Parity checks (row counts and checksums) read both databases.
+VERIFY_MB_PER_S = 50.0
+#: Maintenance on, services paused, secrets flipped, redeploy, health check.
+SWITCH_OVERHEAD_SECONDS = 300
+#: Below this many free connections on the source, warn: the ECS services open their own pools.
+MIN_CONNECTION_HEADROOM = 10
+
+ASSUMPTIONS: dict[str, float] = {
+    "dms_full_load_mb_per_s": DMS_FULL_LOAD_MB_PER_S,
+    "dump_restore_mb_per_s_per_job": DUMP_RESTORE_MB_PER_S_PER_JOB,
+    "cdc_catch_up_seconds": CDC_CATCH_UP_SECONDS,
+    "redis_keys_per_s": REDIS_KEYS_PER_S,
+    "redis_mb_per_s": REDIS_MB_PER_S,
+    "verify_mb_per_s": VERIFY_MB_PER_S,
+    "switch_overhead_seconds": SWITCH_OVERHEAD_SECONDS,
+}
+
+MB = 1024 * 1024
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class RedisReport(_Out):
+    version: str
+    used_memory: int
+    maxmemory: int | None = None
+    maxmemory_policy: str | None = None
+    keys: int
+    keys_per_db: dict[str, int]
+    tls: bool
+
+
+class TargetPostgresReport(_Out):
+    version: str
+    version_num: int
+    database: str
+    user_tables: int
+    empty: bool
+    available_extensions: list[str] = Field(default_factory=list, exclude=True)
+
+
+class DnsReport(_Out):
+    hosted_zone_id: str
+    zone_name: str
+    private_zone: bool
+    record_name: str
+    record_exists: bool
+    kind: str
+    current: list[dict[str, Any]]
+
+
+class Estimates(_Out):
+    database_bytes: int
+    redis_bytes: int
+    redis_keys: int
+    postgres_copy_seconds: int
+    redis_copy_seconds: int
+    verify_seconds: int
+    write_freeze_seconds: int
+    assumptions: dict[str, float]
+
+
+class PreflightPlan(_Out):
+    app: str
+    strategy: str
+    heroku: dict[str, Any]
+    postgres: dict[str, Any]
+    redis: dict[str, Any] | None
+    target: dict[str, bool]
+    dns: DnsReport
+    processes: list[dict[str, Any]]
+    estimates: Estimates
+    warnings: list[str]
+
+
+class Findings:
+    """Refusals and warnings collected across every check."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.warnings: list[str] = []
+        self.secrets: list[str] = []
+
+    def refuse(self, message: str) -> None:
+        self.problems.append(scrub(message, self.secrets))
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(scrub(message, self.secrets))
+
+    def reason(self, exc: BaseException) -> str:
+        """An exception's text, safe to show: no URL, no known secret."""
+        text = re.sub(r"\s*\(?[a-zA-Z][a-zA-Z0-9+.-]*://[^\s)]+\)?", "", str(exc).strip()) or type(exc).__name__
+        return scrub(text, self.secrets)[:300]
+
+
+# ------------------------------------------------------------------------------ Redis
+
+
+def inspect_redis(url: str, label: str, findings: Findings) -> RedisReport | None:
+    """Version, memory, eviction policy and key counts of one Redis; ``None`` (and a refusal) when unreachable."""
+    import redis
+
+    pw = connections.url_password(url)
+    if pw:
+        findings.secrets.append(pw)
+    client = connections.redis_client(url)
+    try:
+        server = client.info("server")
+        memory = client.info("memory")
+        keyspace = client.info("keyspace")
+    except redis.exceptions.RedisError as exc:
+        findings.refuse(f"{label} unreachable: {type(exc).__name__}: {findings.reason(exc)}")
+        return None
+    finally:
+        client.close()
+    per_db = {}
+    for name, stats in keyspace.items():
+        if name.startswith("db") and isinstance(stats, dict):
+            per_db[name[2:]] = int(stats.get("keys", 0))
+    policy = memory.get("maxmemory_policy")
+    return RedisReport(
+        version=str(server.get("redis_version", "unknown")),
+        used_memory=int(memory.get("used_memory", 0)),
+        maxmemory=int(memory["maxmemory"]) if "maxmemory" in memory else None,
+        maxmemory_policy=str(policy) if policy is not None else None,
+        keys=sum(per_db.values()),
+        keys_per_db=per_db,
+        tls=urlsplit(url).scheme == "rediss",
+    )
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", version)[:3])
+
+
+def check_redis_pair(source: RedisReport, target: RedisReport, findings: Findings) -> None:
+    if _version_tuple(target.version)[:2] < _version_tuple(source.version)[:2]:
+        findings.warn(f"target Redis {target.version} is older than the source's {source.version}: RESTORE of "
+                      "keys in a newer RDB format fails, and those keys take the slower type-aware copy")
+    if target.keys:
+        findings.warn(f"target Redis already holds {target.keys} keys: the copy overwrites keys of the same name "
+                      "and leaves the others, so key-count parity will not hold")
+    if target.maxmemory and target.maxmemory < source.used_memory:
+        findings.warn(f"target Redis maxmemory ({target.maxmemory // MB} MiB) is below the source's used memory "
+                      f"({source.used_memory // MB} MiB): the copy may not fit")
+    if source.maxmemory_policy and target.maxmemory_policy and source.maxmemory_policy != target.maxmemory_policy:
+        findings.warn(f"eviction policy differs: source {source.maxmemory_policy}, target "
+                      f"{target.maxmemory_policy}")
+
+
+# ------------------------------------------------------------------------------ Postgres
+
+
+def analyse_postgres(url: str, label: str, findings: Findings):
+    """The analysis module's report of one database; ``None`` (and a refusal) when it cannot be read."""
+    from .postgres.analysis import analyze
+    from .postgres.common import DatabaseError
+
+    pw = connections.url_password(url)
+    if pw:
+        findings.secrets.append(pw)
+    try:
+        return analyze(url)
+    except (DatabaseError, psycopg.Error) as exc:
+        findings.refuse(f"{label} unreachable: {findings.reason(exc)}")
+        return None
+
+
+def inspect_target_postgres(url: str, findings: Findings) -> TargetPostgresReport | None:
+    """Version and emptiness of the target database (and what it could install)."""
+    analysis = analyse_postgres(url, "target Postgres", findings)
+    if analysis is None:
+        return None
+    return TargetPostgresReport(version=analysis.server_version, version_num=analysis.server_version_num,
+                                database=analysis.database, user_tables=analysis.table_count,
+                                empty=analysis.table_count == 0, available_extensions=analysis.available_extensions)
+
+
+def check_postgres(cfg: ExecutionInput, source, target: TargetPostgresReport | None, findings: Findings) -> None:
+    """The refusals and warnings that depend on the source analysis (and the target's report)."""
+    strategy = cfg.database.strategy
+    rep = source.replication
+    if strategy == "dms-cdc":
+        if not rep.can_replicate:
+            findings.refuse(f"database.strategy dms-cdc: the source role {rep.role} lacks REPLICATION; Heroku "
+                            "Postgres never grants it: use dms-full-load")
+        elif rep.wal_level != "logical":
+            findings.refuse(f"database.strategy dms-cdc: the source's wal_level is {rep.wal_level}, CDC needs "
+                            "logical: use dms-full-load")
+        if source.tables_without_key:
+            findings.warn(f"dms-cdc: {len(source.tables_without_key)} table(s) without a primary key or unique "
+                          f"NOT NULL index ({', '.join(source.tables_without_key[:10])}): DMS applies no UPDATE or "
+                          "DELETE to them during CDC; verification will catch a difference")
+    elif source.tables_without_key:
+        findings.warn(f"{len(source.tables_without_key)} table(s) without a primary key "
+                      f"({', '.join(source.tables_without_key[:10])}): copied whole, but verified by checksum only")
+    if source.large_objects and strategy != "dump-restore":
+        findings.refuse(f"the source has {source.large_objects} large object(s) and DMS does not copy them: use "
+                        "database.strategy dump-restore")
+    if target is not None:
+        available = set(target.available_extensions)
+        missing = sorted(e.name for e in source.extensions if e.name not in available)
+        where = f"the target ({target.version})"
+    else:
+        missing = list(source.unsupported_extensions)
+        where = "RDS for PostgreSQL"
+    if missing:
+        findings.refuse(f"the source uses extension(s) {where} does not offer: {', '.join(missing)}")
+    if target is not None:
+        if not target.empty:
+            findings.refuse(f"target Postgres database {target.database} is not empty ({target.user_tables} user "
+                            "table(s)): the copy needs an empty database")
+        if target.version_num // 10000 < source.server_version_num // 10000:
+            findings.warn(f"target Postgres {target.version} is older than the source's {source.server_version}")
+    conns = source.connections
+    if conns.available < max(MIN_CONNECTION_HEADROOM, conns.in_use):
+        findings.warn(f"source Postgres has {conns.available} free connection(s) of {conns.max_connections} with "
+                      f"{conns.in_use} in use: the ECS services open their own pools next to the dynos' and DMS "
+                      "needs several")
+    for w in source.warnings:
+        if "REPLICATION" not in w and "without a primary key" not in w and "not offered by RDS" not in w:
+            findings.warn(f"source Postgres: {w}")
+
+
+# ------------------------------------------------------------------------------ DNS
+
+
+def _fqdn(name: str) -> str:
+    name = name.strip().lower()
+    name = name.replace("\\052", "*")
+    return name if name.endswith(".") else name + "."
+
+
+def inspect_dns(cfg: ExecutionInput, findings: Findings, route53=None) -> DnsReport | None:
+    """The hosted zone and the record's current answer; refusals when weighted CNAMEs cannot be made."""
+    r53 = route53 or boto3.client("route53")
+    zone_id = cfg.dns.hosted_zone_id.split("/")[-1]
+    record = _fqdn(cfg.dns.record_name)
+    heroku = _fqdn(cfg.dns.heroku_target)
+    try:
+        zone = r53.get_hosted_zone(Id=zone_id)["HostedZone"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchHostedZone", "InvalidInput"):
+            findings.refuse(f"Route 53 hosted zone {zone_id} (dns.hosted_zone_id) not found")
+            return None
+        raise
+    zone_name = _fqdn(zone["Name"])
+    private = bool((zone.get("Config") or {}).get("PrivateZone"))
+    if private:
+        findings.warn(f"hosted zone {zone_name} is private: the public does not resolve {record} through it")
+    if record == zone_name:
+        findings.refuse(f"dns.record_name {record} is the zone apex: a CNAME cannot live there (use a subdomain)")
+    elif not record.endswith("." + zone_name):
+        findings.refuse(f"dns.record_name {record} is not in hosted zone {zone_name} ({zone_id})")
+        return None
+    sets: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"HostedZoneId": zone_id, "StartRecordName": record}
+    while True:
+        page = r53.list_resource_record_sets(**kwargs)
+        batch = page.get("ResourceRecordSets") or []
+        sets += [rs for rs in batch if _fqdn(rs["Name"]) == record]
+        if (not page.get("IsTruncated") or (batch and _fqdn(batch[-1]["Name"]) != record)
+                or _fqdn(page.get("NextRecordName", "")) != record):
+            break
+        kwargs.update(StartRecordName=page["NextRecordName"], StartRecordType=page["NextRecordType"])
+        if page.get("NextRecordIdentifier"):
+            kwargs["StartRecordIdentifier"] = page["NextRecordIdentifier"]
+    kind = "absent"
+    other_types = sorted({rs["Type"] for rs in sets if rs["Type"] != "CNAME"})
+    cnames = [rs for rs in sets if rs["Type"] == "CNAME"]
+    if other_types:
+        findings.refuse(f"{record} has {', '.join(other_types)} record(s): weighted CNAMEs cannot coexist with them")
+    elif not cnames:
+        findings.warn(f"{record} does not exist yet: it is created at the first traffic step, and no traffic "
+                      "reaches the app through it today")
+    elif any(rs.get("AliasTarget") for rs in cnames):
+        findings.refuse(f"{record} is an alias record: the traffic shift needs plain (weighted) CNAMEs")
+    elif len(cnames) == 1 and not cnames[0].get("SetIdentifier"):
+        target = _fqdn(cnames[0]["ResourceRecords"][0]["Value"])
+        if target != heroku:
+            findings.refuse(f"{record} is a CNAME to {target}, not to dns.heroku_target {heroku}")
+        kind = "cname-to-heroku"
+    elif all(rs.get("SetIdentifier") and "Weight" in rs for rs in cnames):
+        kind = "weighted"
+        if not any(_fqdn(v) == heroku for rs in cnames for v in (r["Value"] for r in rs.get("ResourceRecords", []))):
+            findings.warn(f"{record} is already weighted but no record points at dns.heroku_target {heroku}")
+        else:
+            findings.warn(f"{record} is already a weighted record set (an earlier run?): the traffic shift takes "
+                          "it over")
+    else:
+        findings.refuse(f"{record} uses a routing policy other than simple or weighted: convert it by hand first")
+    ttls = [int(rs["TTL"]) for rs in sets if rs.get("TTL") is not None]
+    if ttls and max(ttls) > cfg.dns.ttl:
+        findings.warn(f"{record} has TTL {max(ttls)} s: resolvers may keep the old answer that long after each "
+                      f"change; lower it to {cfg.dns.ttl} s a day before the migration")
+    return DnsReport(hosted_zone_id=zone_id, zone_name=zone_name, private_zone=private, record_name=record,
+                     record_exists=bool(sets), kind=kind, current=sets)
+
+
+# ------------------------------------------------------------------------------ estimates
+
+
+def estimate(strategy: str, database_bytes: int, redis_bytes: int, redis_keys: int, jobs: int) -> Estimates:
+    """Rough durations from :data:`ASSUMPTIONS` (seconds, rounded up)."""
+    mb = database_bytes / MB
+    rate = DUMP_RESTORE_MB_PER_S_PER_JOB * max(1, jobs) if strategy == "dump-restore" else DMS_FULL_LOAD_MB_PER_S
+    copy = mb / rate
+    redis_copy = max(redis_keys / REDIS_KEYS_PER_S, (redis_bytes / MB) / REDIS_MB_PER_S)
+    verify = mb / VERIFY_MB_PER_S
+    in_freeze_copy = CDC_CATCH_UP_SECONDS if strategy == "dms-cdc" else copy
+    freeze = SWITCH_OVERHEAD_SECONDS + max(in_freeze_copy, redis_copy) + verify
+    return Estimates(database_bytes=int(database_bytes), redis_bytes=int(redis_bytes), redis_keys=int(redis_keys),
+                     postgres_copy_seconds=math.ceil(copy), redis_copy_seconds=math.ceil(redis_copy),
+                     verify_seconds=math.ceil(verify), write_freeze_seconds=math.ceil(freeze),
+                     assumptions=dict(ASSUMPTIONS))
+
+
+# ------------------------------------------------------------------------------ processes
+
+
+def inspect_processes(cfg: ExecutionInput, formation: list[dict[str, Any]] | None,
+                      findings: Findings) -> list[dict[str, Any]]:
+    """What plan_services will create, checked now so a bad Procfile or size fails before anything exists."""
+    if formation is None and cfg.ecs.procfile is None:
+        return []  # Heroku unreadable: already refused
+    try:
+        types, warnings = process_types(cfg.ecs.procfile, formation or [])
+    except InvalidInput as exc:
+        findings.refuse(str(exc))
+        return []
+    for w in warnings:
+        findings.warn(w)
+    out = []
+    for p in types:
+        cpu, memory, note = dyno_to_fargate(p.size)
+        if note:
+            findings.warn(f"{p.type} ({p.size}): {note}")
+        out.append({"type": p.type, "quantity": p.quantity, "size": p.size, "cpu": cpu, "memory": memory})
+    if not any(p["type"] == "web" for p in out):
+        findings.refuse("no web process type: the load balancer would have no target and traffic could not move")
+    return out
+
+
+# ------------------------------------------------------------------------------ Heroku
+
+#: Heroku region -> the AWS region it runs in (Common Runtime and Private Spaces).
+HEROKU_AWS_REGIONS = {"us": "us-east-1", "eu": "eu-west-1", "virginia": "us-east-1", "oregon": "us-west-2",
+                      "frankfurt": "eu-central-1", "dublin": "eu-west-1", "tokyo": "ap-northeast-1",
+                      "sydney": "ap-southeast-2", "montreal": "ca-central-1", "mumbai": "ap-south-1"}
+
+
+def inspect_heroku(cfg: ExecutionInput, client, findings: Findings) -> dict[str, Any] | None:
+    """The app, its config var NAMES, formation and add-on attachments; refusals for 401 / 403 / 404."""
+    from .config_import import ALWAYS_EXCLUDED, bad_names, split_config
+    from .heroku import HerokuApiError
+
+    app = cfg.heroku.app
+    try:
+        info = client.get_app(app)
+        config_vars = client.get_config_vars(app)
+        formation = client.get_formation(app)
+        attachments = client.addon_attachment_names(app)
+    except HerokuApiError as exc:
+        if exc.status == 401:
+            findings.refuse("Heroku API key refused (401): the key in heroku.api_key_secret_arn is not valid")
+        elif exc.status == 403:
+            findings.refuse(f"Heroku API key may not read app {app} (403 {exc.id})")
+        elif exc.status == 404:
+            findings.refuse(f"Heroku app {app} not found (404): check heroku.app and the key's account")
+        elif exc.status == 0:
+            findings.refuse(f"Heroku API unreachable at {cfg.heroku.api_url}")
+        else:
+            raise
+        return None
+    findings.secrets += [str(v) for v in config_vars.values() if v is not None and len(str(v)) >= 8]
+    names = sorted(config_vars)
+    kept, excluded = split_config(config_vars, attachments)
+    bad = bad_names(kept)
+    if bad:
+        findings.refuse(f"config var name(s) ECS cannot pass as environment variables: {', '.join(bad)}")
+    if "REDIS_URL" in config_vars and cfg.source.redis_secret_arn is None:
+        findings.refuse("the Heroku app has REDIS_URL (a Redis add-on) but the input gives no "
+                        "source.redis_secret_arn / target.redis_secret_arn")
+    if "DATABASE_URL" not in config_vars:
+        findings.warn("the Heroku app has no DATABASE_URL: is source.postgres_secret_arn its database?")
+    dropped = [n for n in excluded if n not in ALWAYS_EXCLUDED and not n.startswith("HEROKU_APP_")
+               and n not in ("HEROKU_RELEASE_VERSION", "HEROKU_SLUG_COMMIT", "HEROKU_DYNO_ID")]
+    if dropped:
+        findings.warn(f"add-on / Heroku config vars not imported (the app on AWS gets DATABASE_URL and REDIS_URL "
+                      f"instead): {', '.join(dropped)}")
+    region = ((info.get("region") or {}).get("name")) or "unknown"
+    aws_region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if aws_region and HEROKU_AWS_REGIONS.get(region, aws_region) != aws_region:
+        findings.warn(f"the Heroku app runs in {region} ({HEROKU_AWS_REGIONS[region]}), this stack in {aws_region}: "
+                      "until the switchover the ECS services reach the Heroku data stores across regions")
+    return {
+        "name": info.get("name", app),
+        "region": region,
+        "stack": ((info.get("stack") or {}).get("name")) or "unknown",
+        "maintenance": bool(info.get("maintenance")),
+        "config_var_names": names,
+        "config_var_count": len(names),
+        "formation": [{"type": f.get("type"), "quantity": int(f.get("quantity") or 0), "size": f.get("size"),
+                       "command": f.get("command")} for f in formation],
+        "addon_attachments": sorted(attachments),
+    }
+
+
+# ------------------------------------------------------------------------------ the whole preflight
+
+
+def _read(findings: Findings, field: str, arn: str | None, read):
+    """A value from a secret, or ``None`` and a refusal naming the input field (never the value)."""
+    if arn is None:
+        return None
+    try:
+        value = read(arn)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "error")
+        findings.refuse(f"{field}: cannot read secret {arn} ({code})")
+        return None
+    except connections.SecretFormatError as exc:
+        findings.refuse(f"{field}: {exc}")
+        return None
+    findings.secrets.append(value)
+    pw = connections.url_password(value)
+    if pw:
+        findings.secrets.append(pw)
+    return value
+
+
+def run_preflight(cfg: ExecutionInput, *, heroku=None, route53=None) -> PreflightPlan:
+    """Every check (see the module docstring); the plan, or ``PreflightFailed`` listing every problem."""
+    f = Findings()
+    app = cfg.heroku.app
+    stack_app = os.environ.get("HEROKU2AWS_APP")
+    if stack_app and stack_app != app:
+        f.refuse(f"heroku.app {app} is not this stack's app {stack_app} (HEROKU2AWS_APP): deploy a stack for {app} "
+                 "(its IAM roles only reach that app's secrets and services)")
+    api_key = _read(f, "heroku.api_key_secret_arn", cfg.heroku.api_key_secret_arn, connections.heroku_api_key)
+    src_pg = _read(f, "source.postgres_secret_arn", cfg.source.postgres_secret_arn, connections.postgres_url)
+    tgt_pg = _read(f, "target.postgres_secret_arn", cfg.target.postgres_secret_arn,
+                   lambda arn: connections.postgres_url(arn, default_sslmode=connections.TARGET_SSLMODE))
+    src_redis = _read(f, "source.redis_secret_arn", cfg.source.redis_secret_arn, connections.redis_url)
+    tgt_redis = _read(f, "target.redis_secret_arn", cfg.target.redis_secret_arn, connections.redis_url)
+
+    heroku_report = None
+    if heroku is not None or api_key is not None:
+        if heroku is None:
+            from .heroku import HerokuClient
+
+            heroku = HerokuClient(api_key, cfg.heroku.api_url)
+        heroku_report = inspect_heroku(cfg, heroku, f)
+
+    source = analyse_postgres(src_pg, "source Postgres", f) if src_pg else None
+    target = inspect_target_postgres(tgt_pg, f) if tgt_pg else None
+    if source is not None:
+        check_postgres(cfg, source, target, f)
+
+    redis_report = None
+    src_r = inspect_redis(src_redis, "source Redis", f) if src_redis else None
+    tgt_r = inspect_redis(tgt_redis, "target Redis", f) if tgt_redis else None
+    if src_r and tgt_r:
+        check_redis_pair(src_r, tgt_r, f)
+    if cfg.source.redis_secret_arn:
+        redis_report = {"source": src_r.model_dump(mode="json") if src_r else None,
+                        "target": tgt_r.model_dump(mode="json") if tgt_r else None}
+
+    dns = inspect_dns(cfg, f, route53)
+    processes = inspect_processes(cfg, heroku_report["formation"] if heroku_report else None, f)
+
+    if f.problems:
+        n = len(f.problems)
+        listed = "; ".join(f"{i}) {p}" for i, p in enumerate(f.problems, start=1))
+        log.warning("preflight refused", extra={"problems": f.problems, "warnings": f.warnings})
+        raise PreflightFailed(f"preflight refused the migration of {app} ({n} problem{'s' if n > 1 else ''}): "
+                              f"{listed}")
+    if source is None or target is None or dns is None or heroku_report is None:  # every None comes with a problem
+        raise PreflightFailed(f"preflight could not inspect everything for {app}")
+
+    from .postgres.mappings import dms_table_mappings
+
+    source_doc = source.compact().model_dump(mode="json", exclude={"available_extensions"})
+    plan = PreflightPlan(
+        app=app,
+        strategy=cfg.database.strategy,
+        heroku=heroku_report,
+        postgres={"source_dbname": source.database, "target_dbname": target.database,
+                  "schemas": list(source.schemas), "table_mappings": dms_table_mappings(source),
+                  "source": source_doc, "target": target.model_dump(mode="json")},
+        redis=redis_report,
+        target={"postgres_empty": target.empty, "redis_empty": (tgt_r.keys == 0) if tgt_r else True},
+        dns=dns,
+        processes=processes,
+        estimates=estimate(cfg.database.strategy, source.size_bytes, src_r.used_memory if src_r else 0,
+                           src_r.keys if src_r else 0, cfg.database.dump_restore_jobs),
+        warnings=f.warnings,
+    )
+    log.info("preflight passed", extra={"strategy": plan.strategy, "warnings": plan.warnings,
+                                        "write_freeze_seconds": plan.estimates.write_freeze_seconds})
+    return plan

@@ -1,0 +1,414 @@
+"""Stage 3, "Plan the ECS services": the Procfile (or the Heroku formation) as ready-made ECS requests.
+
+Event (built by the ASL)::
+
+    {"input": <normalised execution input>,
+     "plan": <preflight output; only plan["heroku"]["formation"] is read>,
+     "config": <import_config output; "secret_arn" and "imported" are read>,
+     "execution_id": "<execution ARN>"}
+
+Return (every request in the PascalCase Step Functions' ``aws-sdk:ecs:*`` integrations take)::
+
+    {"release": <RegisterTaskDefinition arguments> | null,
+     "release_run": <RunTask arguments without TaskDefinition> | null,
+     "services": [{"type": "web",
+                   "task_definition": <RegisterTaskDefinition arguments>,
+                   "service": <CreateService arguments without TaskDefinition>}, ...],
+     "warnings": ["..."]}
+
+RegisterTaskDefinition arguments::
+
+    {"Family": "<app>-<type>", "RequiresCompatibilities": ["FARGATE"], "NetworkMode": "awsvpc",
+     "Cpu": "256", "Memory": "512", "ExecutionRoleArn": "...", "TaskRoleArn": "..." (when given),
+     "ContainerDefinitions": [{"Name": "<type>", "Image": "...", "Command": [...], "Essential": true,
+                               "Environment": [{"Name": "PORT", "Value": "5000"}] (web only, else []),
+                               "Secrets": [{"Name": KEY, "ValueFrom": "<secret_arn>:KEY::"}, ...],
+                               "PortMappings": [{"ContainerPort": 5000, "Protocol": "tcp"}] (web only),
+                               "LogConfiguration": {"LogDriver": "awslogs", "Options": {...}}}],
+     "Tags": [{"Key": ..., "Value": ...}, ...]}
+
+CreateService arguments (the ASL merges in ``TaskDefinition``)::
+
+    {"Cluster": "<cluster ARN>", "ServiceName": "<app>-<type>", "DesiredCount": n, "LaunchType": "FARGATE",
+     "NetworkConfiguration": {"AwsvpcConfiguration": {"Subnets": [...], "SecurityGroups": [...],
+                                                      "AssignPublicIp": "ENABLED" | "DISABLED"}},
+     "LoadBalancers": [{"TargetGroupArn", "ContainerName": "web", "ContainerPort"}] (web only),
+     "HealthCheckGracePeriodSeconds": 60 (web only),
+     "DeploymentConfiguration": {"DeploymentCircuitBreaker": {"Enable": true, "Rollback": true},
+                                 "MinimumHealthyPercent": 100, "MaximumPercent": 200},
+     "Tags": [...], "EnableECSManagedTags": true, "PropagateTags": "SERVICE"}
+
+Rules:
+
+- Process types and commands come from ``input.ecs.procfile`` (real Procfile syntax: ``name: command``
+  lines, ``#`` comments, blank lines; a duplicate or invalid name is an error) or, without one, from
+  the formation's commands. Sizes and quantities always come from the formation; a Procfile type the
+  formation lacks runs at quantity 0 on ``standard-1x`` (as a freshly deployed Heroku type does).
+- ``web`` listens on ``input.ecs.port`` (env ``PORT``) behind the input's target group, at least 1 task.
+  Every other type is a service without a load balancer. ``release`` is a task definition run once
+  before the services (``release_run``), never a service; it takes the formation's ``release`` size,
+  else web's, else ``standard-1x``.
+- Every key of the config secret (``config.imported``: the Heroku vars plus DATABASE_URL / REDIS_URL) is
+  a container ``Secrets`` entry — never a plain environment value.
+- Commands run as Heroku runs them: a command with shell syntax (``$PORT``, ``&&``, pipes, globs, …) as
+  ``["/bin/sh", "-c", command]``; a plain one split into argv (no shell in between, signals reach it).
+- Everything is tagged ``heroku2aws:app=<app>`` (what rollback looks for), ``app``, ``heroku2aws:managed``
+  and ``heroku2aws:execution``.
+
+Dyno sizes become Fargate sizes (CPU units / MiB) by :data:`DYNO_SIZES`, the published Heroku memory
+rounded up to a valid Fargate combination, except where Fargate's limits cap it (noted in the table).
+Generation-2 ("Fir") sizes ``dyno-<N>c-<M>gb`` map to the smallest Fargate size with N vCPU and M GB.
+
+Errors: :class:`~heroku2aws.errors.InvalidInput` for a Procfile that does not parse, an unknown dyno size,
+or a config secret key ECS cannot take. Preflight runs the same checks first (as ``PreflightFailed``).
+
+Environment: ``ECS_LOG_GROUP`` (optional) — the log group the containers write to; without it
+``/heroku2aws/<app>/services``, created by the awslogs driver (``awslogs-create-group``), which then
+needs ``logs:CreateLogGroup`` on the execution role. ``AWS_REGION`` for the awslogs region.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shlex
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import InvalidInput
+from .models import ExecutionInput
+
+__all__ = [
+    "DYNO_SIZES",
+    "PlanServicesEvent",
+    "ProcessType",
+    "container_command",
+    "fargate_size",
+    "parse_procfile",
+    "plan_services",
+    "process_types",
+]
+
+SHELL = ["/bin/sh", "-c"]
+WEB = "web"
+RELEASE = "release"
+HEALTH_CHECK_GRACE_SECONDS = 60
+DEFAULT_SIZE = "standard-1x"
+
+#: Heroku dyno size (lower case) -> (Fargate CPU units, memory MiB, note).
+#: Heroku memory: eco/basic/standard-1x 512 MB, standard-2x 1 GB, performance-m 2.5 GB,
+#: performance-l 14 GB, performance-l-ram 30 GB, performance-xl 62 GB, performance-2xl 126 GB;
+#: private-/shield- s/m/l as standard-2x / performance-m / performance-l.
+DYNO_SIZES: dict[str, tuple[int, int, str]] = {
+    "free": (256, 512, ""),
+    "hobby": (256, 512, ""),
+    "eco": (256, 512, ""),
+    "basic": (256, 512, ""),
+    "1x": (256, 512, "legacy name of standard-1x"),
+    "standard-1x": (256, 512, ""),
+    "2x": (512, 1024, "legacy name of standard-2x"),
+    "standard-2x": (512, 1024, ""),
+    "performance-m": (1024, 3072, ""),
+    "private-s": (512, 1024, ""),
+    "shield-s": (512, 1024, ""),
+    "private-m": (1024, 3072, ""),
+    "shield-m": (1024, 3072, ""),
+    "px": (2048, 8192, "legacy performance dyno (6 GB)"),
+    "performance-l": (4096, 16384, ""),
+    "private-l": (4096, 16384, ""),
+    "shield-l": (4096, 16384, ""),
+    "performance-l-ram": (4096, 30720, ""),
+    "private-l-ram": (4096, 30720, ""),
+    "shield-l-ram": (4096, 30720, ""),
+    "performance-xl": (8192, 61440, "60 GiB: Fargate's largest for 8 vCPU (the dyno has 62 GB)"),
+    "private-xl": (8192, 61440, "60 GiB: Fargate's largest for 8 vCPU (the dyno has 62 GB)"),
+    "shield-xl": (8192, 61440, "60 GiB: Fargate's largest for 8 vCPU (the dyno has 62 GB)"),
+    "performance-2xl": (16384, 122880, "120 GiB: Fargate's largest task (the dyno has 126 GB)"),
+    "private-2xl": (16384, 122880, "120 GiB: Fargate's largest task (the dyno has 126 GB)"),
+    "shield-2xl": (16384, 122880, "120 GiB: Fargate's largest task (the dyno has 126 GB)"),
+}
+
+#: Fargate (Linux) CPU units -> (min MiB, max MiB, step MiB).
+FARGATE_MEMORY: dict[int, tuple[int, int, int]] = {
+    256: (512, 2048, 512),  # 512, 1024, 2048 (1536 is not offered; handled below)
+    512: (1024, 4096, 1024),
+    1024: (2048, 8192, 1024),
+    2048: (4096, 16384, 1024),
+    4096: (8192, 30720, 1024),
+    8192: (16384, 61440, 4096),
+    16384: (32768, 122880, 8192),
+}
+
+_FIR_SIZE = re.compile(r"^dyno-(\d+(?:\.\d+)?)c-(\d+(?:\.\d+)?)gb$")
+_PROCESS_NAME = re.compile(r"^[A-Za-z0-9_-]{1,60}$")
+#: Heroku's own Procfile line format (``name: command``).
+_PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")
+_SHELL_SYNTAX = re.compile(r"[$`|&;<>()*?\[\]{}~!#\\\n]|(^|\s)\w+=")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class ProcessType(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    type: str
+    command: str
+    quantity: int = 0
+    size: str = DEFAULT_SIZE
+
+
+class PlanServicesEvent(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    input: ExecutionInput
+    plan: dict[str, Any] = Field(default_factory=dict)
+    config: dict[str, Any]
+    execution_id: str
+
+
+# ------------------------------------------------------------------------------ sizes
+
+
+def fargate_size(cpu_units: int, memory_mib: int) -> tuple[int, int]:
+    """The smallest valid Fargate (CPU units, MiB) with at least ``cpu_units`` and ``memory_mib``."""
+    for cpu in sorted(FARGATE_MEMORY):
+        if cpu < cpu_units:
+            continue
+        low, high, step = FARGATE_MEMORY[cpu]
+        if memory_mib > high:
+            continue
+        mem = max(low, math.ceil(memory_mib / step) * step)
+        if cpu == 256 and mem == 1536:
+            mem = 2048
+        return cpu, mem
+    raise ValueError(f"no Fargate size has {cpu_units} CPU units and {memory_mib} MiB")
+
+
+def dyno_to_fargate(size: str) -> tuple[int, int, str]:
+    """``(cpu units, memory MiB, note)`` for a Heroku dyno size; ``InvalidInput`` when unknown."""
+    key = (size or DEFAULT_SIZE).strip().lower()
+    if key in DYNO_SIZES:
+        return DYNO_SIZES[key]
+    m = _FIR_SIZE.match(key)
+    if m:
+        vcpu, gb = float(m.group(1)), float(m.group(2))
+        try:
+            cpu, mem = fargate_size(math.ceil(vcpu * 1024), math.ceil(gb * 1024))
+        except ValueError:
+            raise InvalidInput(f"dyno size {size!r} is larger than any Fargate task") from None
+        return cpu, mem, ""
+    raise InvalidInput(f"unknown dyno size {size!r}: known sizes are {', '.join(sorted(DYNO_SIZES))} "
+                       "and dyno-<N>c-<M>gb")
+
+
+# ------------------------------------------------------------------------------ Procfile
+
+
+def parse_procfile(text: str) -> dict[str, str]:
+    """``{process type: command}`` from a Procfile's text, in file order.
+
+    Blank lines and ``#`` comment lines are skipped. Any other line must be ``name: command`` with a
+    name of letters, digits, ``_`` and ``-``; a duplicate name is an error (Heroku would silently
+    keep one of them). Errors name the line number and the process type, never the command.
+    """
+    types: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        m = _PROCFILE_LINE.match(line)
+        if not m:
+            name = line.split(":", 1)[0].strip() if ":" in line else ""
+            if name and not _PROCESS_NAME.match(name):
+                raise InvalidInput(f"ecs.procfile line {number}: invalid process type name (use letters, digits, "
+                                   "'_' and '-')")
+            raise InvalidInput(f"ecs.procfile line {number}: not a 'name: command' line")
+        name, command = m.group(1), m.group(2).strip()
+        if not _PROCESS_NAME.match(name):
+            raise InvalidInput(f"ecs.procfile line {number}: process type name longer than 60 characters")
+        if name in types:
+            raise InvalidInput(f"ecs.procfile line {number}: process type {name!r} is defined twice")
+        types[name] = command
+    if not types:
+        raise InvalidInput("ecs.procfile defines no process type")
+    return types
+
+
+def process_types(procfile: str | None, formation: list[dict[str, Any]]) -> tuple[list[ProcessType], list[str]]:
+    """The process types to run (release included) and warnings."""
+    warnings: list[str] = []
+    by_type: dict[str, dict[str, Any]] = {}
+    for f in formation or []:
+        if f.get("type"):
+            by_type[str(f["type"])] = f
+    if procfile is not None and procfile.strip():
+        commands = parse_procfile(procfile)
+        ignored = sorted(t for t in by_type if t not in commands)
+        if ignored:
+            warnings.append(f"formation types not in the Procfile are not migrated: {', '.join(ignored)}")
+    else:
+        commands = {}
+        for t, f in by_type.items():
+            if not _PROCESS_NAME.match(t):
+                raise InvalidInput(f"formation process type {t!r} is not a valid name")
+            if not (f.get("command") or "").strip():
+                raise InvalidInput(f"formation process type {t!r} has no command: give ecs.procfile")
+            commands[t] = str(f["command"]).strip()
+        if not commands:
+            raise InvalidInput("no process types: the Heroku formation is empty and ecs.procfile is not given")
+        warnings.append("no Procfile given: commands come from the Heroku formation, and no release phase is run")
+    out: list[ProcessType] = []
+    web_size = (by_type.get(WEB) or {}).get("size") or DEFAULT_SIZE
+    for t, command in commands.items():
+        f = by_type.get(t) or {}
+        if t == RELEASE:
+            size = f.get("size") or web_size
+            quantity = 1
+        else:
+            size = f.get("size") or DEFAULT_SIZE
+            quantity = int(f.get("quantity") or 0)
+            if t == WEB:
+                quantity = max(quantity, 1)
+            if not f and t != WEB:
+                warnings.append(f"process type {t!r} is not in the Heroku formation: created with 0 tasks")
+        dyno_to_fargate(size)  # unknown size -> InvalidInput before anything is built
+        out.append(ProcessType(type=t, command=command, quantity=quantity, size=str(size)))
+    return out, warnings
+
+
+def container_command(command: str) -> list[str]:
+    """A Procfile command as a container Command: exec form when plain, ``/bin/sh -c`` when shell syntax."""
+    if _SHELL_SYNTAX.search(command):
+        return [*SHELL, command]
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        return [*SHELL, command]
+    return argv or [*SHELL, command]
+
+
+# ------------------------------------------------------------------------------ requests
+
+
+def _tags(app: str, execution_id: str) -> list[dict[str, str]]:
+    return [
+        {"Key": "heroku2aws:app", "Value": app},
+        {"Key": "app", "Value": app},
+        {"Key": "heroku2aws:managed", "Value": "true"},
+        {"Key": "heroku2aws:execution", "Value": execution_id[-256:]},
+    ]
+
+
+def _secrets(secret_arn: str, keys: list[str]) -> list[dict[str, str]]:
+    bad = [k for k in keys if not _ENV_NAME.match(k)]
+    if bad:
+        raise InvalidInput(f"config secret keys ECS cannot pass as environment variables: {', '.join(sorted(bad))}")
+    return [{"Name": k, "ValueFrom": f"{secret_arn}:{k}::"} for k in sorted(keys)]
+
+
+def _log_configuration(app: str, process: str) -> dict[str, Any]:
+    group = os.environ.get("ECS_LOG_GROUP")
+    options = {
+        "awslogs-group": group or f"/heroku2aws/{app}/services",
+        "awslogs-region": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        "awslogs-stream-prefix": process,
+    }
+    if not group:
+        options["awslogs-create-group"] = "true"
+    return {"LogDriver": "awslogs", "Options": options}
+
+
+def _task_definition(cfg: ExecutionInput, proc: ProcessType, secrets: list[dict[str, str]],
+                     tags: list[dict[str, str]]) -> dict[str, Any]:
+    app = cfg.heroku.app
+    cpu, memory, _ = dyno_to_fargate(proc.size)
+    container: dict[str, Any] = {
+        "Name": proc.type,
+        "Image": cfg.ecs.image,
+        "Command": container_command(proc.command),
+        "Essential": True,
+        "Environment": [{"Name": "PORT", "Value": str(cfg.ecs.port)}] if proc.type == WEB else [],
+        "Secrets": secrets,
+        "LogConfiguration": _log_configuration(app, proc.type),
+    }
+    if proc.type == WEB:
+        container["PortMappings"] = [{"ContainerPort": cfg.ecs.port, "Protocol": "tcp"}]
+    td: dict[str, Any] = {
+        "Family": f"{app}-{proc.type}",
+        "RequiresCompatibilities": ["FARGATE"],
+        "NetworkMode": "awsvpc",
+        "Cpu": str(cpu),
+        "Memory": str(memory),
+        "ExecutionRoleArn": cfg.ecs.execution_role_arn,
+        "ContainerDefinitions": [container],
+        "Tags": tags,
+    }
+    if cfg.ecs.task_role_arn:
+        td["TaskRoleArn"] = cfg.ecs.task_role_arn
+    return td
+
+
+def _network(cfg: ExecutionInput) -> dict[str, Any]:
+    return {"AwsvpcConfiguration": {
+        "Subnets": list(cfg.ecs.subnets),
+        "SecurityGroups": list(cfg.ecs.security_groups),
+        "AssignPublicIp": "ENABLED" if cfg.ecs.assign_public_ip else "DISABLED",
+    }}
+
+
+def _service(cfg: ExecutionInput, proc: ProcessType, tags: list[dict[str, str]]) -> dict[str, Any]:
+    svc: dict[str, Any] = {
+        "Cluster": cfg.ecs.cluster_arn,
+        "ServiceName": f"{cfg.heroku.app}-{proc.type}",
+        "DesiredCount": proc.quantity,
+        "LaunchType": "FARGATE",
+        "NetworkConfiguration": _network(cfg),
+        "DeploymentConfiguration": {
+            "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
+            "MinimumHealthyPercent": 100,
+            "MaximumPercent": 200,
+        },
+        "Tags": tags,
+        "EnableECSManagedTags": True,
+        "PropagateTags": "SERVICE",
+    }
+    if proc.type == WEB:
+        svc["LoadBalancers"] = [{"TargetGroupArn": cfg.load_balancer.target_group_arn,
+                                 "ContainerName": WEB, "ContainerPort": cfg.ecs.port}]
+        svc["HealthCheckGracePeriodSeconds"] = HEALTH_CHECK_GRACE_SECONDS
+    return svc
+
+
+def plan_services(cfg: ExecutionInput, plan: dict[str, Any], config: dict[str, Any], execution_id: str
+                  ) -> dict[str, Any]:
+    """The ECS requests for every process type (see the module docstring for the shape)."""
+    secret_arn = config.get("secret_arn")
+    keys = config.get("imported")
+    if not isinstance(secret_arn, str) or ":secretsmanager:" not in secret_arn:
+        raise InvalidInput("config.secret_arn: the import_config result's secret ARN is missing")
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise InvalidInput("config.imported: the import_config result's list of names is missing")
+    formation = ((plan or {}).get("heroku") or {}).get("formation") or []
+    types, warnings = process_types(cfg.ecs.procfile, formation)
+    if not any(p.type == WEB for p in types):
+        warnings.append("no web process type: nothing is registered in the target group, so the health check "
+                        "and the traffic shift cannot pass")
+    tags = _tags(cfg.heroku.app, execution_id)
+    secrets = _secrets(secret_arn, keys)
+    for proc in types:
+        note = dyno_to_fargate(proc.size)[2]
+        if note:
+            warnings.append(f"{proc.type} ({proc.size}): {note}")
+    release = next((p for p in types if p.type == RELEASE), None)
+    services = [{"type": p.type,
+                 "task_definition": _task_definition(cfg, p, secrets, tags),
+                 "service": _service(cfg, p, tags)}
+                for p in types if p.type != RELEASE]
+    release_td = _task_definition(cfg, release, secrets, tags) if release else None
+    release_run = None
+    if release:
+        release_run = {"Cluster": cfg.ecs.cluster_arn, "LaunchType": "FARGATE", "Count": 1,
+                       "NetworkConfiguration": _network(cfg), "StartedBy": "heroku2aws-release",
+                       "Tags": tags, "EnableECSManagedTags": True, "PropagateTags": "TASK_DEFINITION"}
+    return {"release": release_td, "release_run": release_run, "services": services, "warnings": warnings}

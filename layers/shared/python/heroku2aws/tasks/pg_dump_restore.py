@@ -1,0 +1,305 @@
+"""ECS task: copy a PostgreSQL database with ``pg_dump -Fd -j N`` and ``pg_restore -j N``.
+
+    python -m heroku2aws.tasks.pg_dump_restore [--jobs N] [--schema-only | --section S ...] [--verify]
+
+The source and target come from the environment: ``SOURCE_DATABASE_URL`` and
+``TARGET_DATABASE_URL``, each a libpq URL or the ARN of a Secrets Manager secret holding one (a
+plain string, or JSON with a ``url`` field). The database is dumped in directory format with N
+parallel workers into a private temporary directory (``DUMP_DIR`` picks its parent: on Fargate,
+the task's ephemeral storage), then restored with N workers, ``--no-owner --no-acl`` (RDS's master
+user is not the Heroku role, and Heroku's grants mean nothing on RDS) and ``--exit-on-error``:
+the first failing statement stops the copy and the task exits non-zero with that error.
+
+``--schema-only`` copies the schema alone: the workflow runs it before an AWS DMS full load.
+Finer: ``--section pre-data`` (tables, types, functions) before the load and ``--section
+post-data`` (indexes, constraints, triggers) after it, so DMS does not maintain indexes or trip on
+foreign keys while it loads tables in parallel.
+
+Passwords never reach a command line: each tool gets a password-free connection string in argv
+and its password in its own environment (``PGPASSWORD``), and every line the tools print is
+scrubbed before it is logged. Progress (tables dumped / restored out of the total) goes to the
+structured log (stdout, JSON); a failure is also printed plainly on stderr.
+
+Exit status: 0 copied (and verified, with ``--verify``); 1 a tool failed or verification found a
+difference; 2 bad configuration (missing URL, unreachable server, client tools missing or too old).
+
+The PostgreSQL client tools are not in the Lambda runtime: this module runs in the task image
+built from ``layers/shared/Dockerfile.task`` (python:3.12-slim + postgresql-client from PGDG +
+the pinned dependencies + this package). pg_dump must be at least as new as the source server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from heroku2aws import secrets
+from heroku2aws.obs import get_logger
+
+log = get_logger("tasks.pg_dump_restore")
+
+SECTIONS = ("pre-data", "data", "post-data")
+
+
+class TaskError(RuntimeError):
+    """A failure with a printable, password-free message and an exit status."""
+
+    def __init__(self, message: str, status: int = 1):
+        super().__init__(message)
+        self.status = status
+
+
+def conninfo_without_password(url: str) -> tuple[str, str | None]:
+    """(libpq connection string without the password, the password) for ``url``."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    try:
+        params = conninfo_to_dict(url)
+    except Exception as exc:
+        raise TaskError(f"not a valid PostgreSQL URL ({secrets.redact(url)}): "
+                        f"{_scrub(str(exc), url)}", 2) from None
+    password = params.pop("password", None)
+    params.setdefault("connect_timeout", "15")
+    return make_conninfo("", **{k: str(v) for k, v in params.items() if v is not None}), (
+        str(password) if password is not None else None)
+
+
+def _scrub(text: str, *urls: str) -> str:
+    from heroku2aws.postgres.common import scrub
+
+    return scrub(text, *urls)
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if not path:
+        raise TaskError(f"{name} not found: run this task in the image built from layers/shared/Dockerfile.task "
+                        "(it installs postgresql-client)", 2)
+    return path
+
+
+def _tool_major(path: str) -> int:
+    out = subprocess.run([path, "--version"], capture_output=True, text=True, check=False).stdout
+    m = re.search(r"(\d+)(?:\.\d+)?", out)
+    return int(m.group(1)) if m else 0
+
+
+def _server_major(url: str, label: str) -> int:
+    from heroku2aws.postgres.common import DatabaseError, connect
+
+    try:
+        with connect(url, label=label, application_name="heroku2aws-pg-dump-restore", autocommit=True) as conn:
+            return conn.info.server_version // 10000
+    except DatabaseError as exc:
+        raise TaskError(str(exc), 2) from None
+
+
+def _child_env(password: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PGPASSWORD", "PGPASSFILE", "SOURCE_DATABASE_URL", "TARGET_DATABASE_URL")}
+    if password is not None:
+        env["PGPASSWORD"] = password
+    else:
+        env["PGPASSFILE"] = os.devnull  # never fall back to someone's ~/.pgpass
+    env.setdefault("PGAPPNAME", "heroku2aws-pg-dump-restore")
+    return env
+
+
+_DUMP_DONE = re.compile(r"(?:finished item \d+ TABLE DATA (?P<a>.+)|dumping contents of table \"?(?P<b>[^\"]+)\"?)$")
+_RESTORE_DONE = re.compile(r"finished item \d+ TABLE DATA (?P<a>.+)$|processing data for table \"?(?P<b>[^\"]+)\"?$")
+_ERROR = re.compile(r"\b(error|fatal|FATAL|ERROR)\b")
+
+
+def _run_tool(argv: list[str], env: dict[str, str], urls: tuple[str, ...], what: str,
+              on_line: Callable[[str], None]) -> None:
+    """Run a tool, streaming its stderr (scrubbed) through ``on_line``; TaskError on failure."""
+    log.info(f"{what} started", extra={"argv": [_scrub(a, *urls) for a in argv]})
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            errors="replace")
+    tail: deque[str] = deque(maxlen=30)
+    errors: list[str] = []
+
+    def pump_stdout() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            tail.append(_scrub(line.rstrip(), *urls))
+
+    t = threading.Thread(target=pump_stdout, daemon=True)
+    t.start()
+    assert proc.stderr is not None
+    for raw in proc.stderr:
+        line = _scrub(raw.rstrip(), *urls)
+        if not line:
+            continue
+        tail.append(line)
+        if _ERROR.search(line) and "errors ignored" not in line:
+            errors.append(line)
+        on_line(line)
+    status = proc.wait()
+    t.join(timeout=5)
+    if status != 0:
+        detail = "\n".join(errors[-10:] or list(tail)[-10:])
+        raise TaskError(f"{what} failed (exit status {status}):\n{detail}", 1)
+
+
+def _count_table_data(pg_restore: str, dump_dir: str) -> int:
+    r = subprocess.run([pg_restore, "-l", dump_dir], capture_output=True, text=True, check=False)
+    return sum(1 for line in r.stdout.splitlines() if not line.startswith(";") and " TABLE DATA " in line)
+
+
+def copy_database(
+    source_url: str,
+    target_url: str,
+    *,
+    jobs: int = 2,
+    schema_only: bool = False,
+    sections: list[str] | None = None,
+    dump_parent: str | None = None,
+    keep_dump: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Dump ``source_url`` and restore it into ``target_url``; returns a summary (no secrets)."""
+    pg_dump, pg_restore = _tool("pg_dump"), _tool("pg_restore")
+    urls = (source_url, target_url)
+    src_conninfo, src_pw = conninfo_without_password(source_url)
+    tgt_conninfo, tgt_pw = conninfo_without_password(target_url)
+
+    def say(msg: str, **extra) -> None:
+        log.info(msg, extra=extra)
+        if progress:
+            progress(msg)
+
+    source_major = _server_major(source_url, "source")
+    _server_major(target_url, "target")
+    dump_major = _tool_major(pg_dump)
+    if dump_major and dump_major < source_major:
+        raise TaskError(f"pg_dump {dump_major} cannot dump a PostgreSQL {source_major} server: build the task image "
+                        f"with PG_CLIENT_MAJOR={source_major} or later", 2)
+
+    selection: list[str] = []
+    if schema_only:
+        selection.append("--schema-only")
+    for s in sections or []:
+        selection += ["--section", s]
+
+    parent = tempfile.mkdtemp(prefix="heroku2aws-pgdump-", dir=dump_parent)
+    os.chmod(parent, 0o700)
+    dump_dir = os.path.join(parent, "dump")
+    summary: dict = {"jobs": jobs, "schema_only": schema_only, "sections": sections or [],
+                     "source": secrets.redact(source_url), "target": secrets.redact(target_url)}
+    t0 = time.monotonic()
+    try:
+        dumped = 0
+
+        def on_dump(line: str) -> None:
+            nonlocal dumped
+            m = _DUMP_DONE.search(line)
+            if m and ("finished item" in line or jobs == 1):  # -j 1 prints no "finished item"
+                dumped += 1
+                say(f"dumped table {m.group('a') or m.group('b')} ({dumped})", phase="dump", tables_done=dumped)
+
+        _run_tool([pg_dump, "--format=directory", f"--jobs={jobs}", f"--file={dump_dir}", "--verbose",
+                   "--no-password", "--exclude-schema=_heroku", *selection, f"--dbname={src_conninfo}"],
+                  _child_env(src_pw), urls, "pg_dump", on_dump)
+        dump_s = time.monotonic() - t0
+        total = _count_table_data(pg_restore, dump_dir)
+        size = sum(os.path.getsize(os.path.join(dump_dir, f)) for f in os.listdir(dump_dir))
+        say(f"dump done: {total} tables of data, {size / 1e6:.1f} MB in {dump_s:.1f}s", phase="dump",
+            tables=total, bytes=size, seconds=round(dump_s, 2))
+
+        restored = 0
+
+        def on_restore(line: str) -> None:
+            nonlocal restored
+            m = _RESTORE_DONE.search(line)
+            if m and ("finished item" in line or jobs == 1):
+                restored += 1
+                say(f"restored table {m.group('a') or m.group('b')} ({restored}/{total})", phase="restore",
+                    tables_done=restored, tables_total=total)
+
+        t1 = time.monotonic()
+        _run_tool([pg_restore, f"--jobs={jobs}", "--no-owner", "--no-acl", "--exit-on-error", "--verbose",
+                   "--no-password", f"--dbname={tgt_conninfo}", dump_dir],
+                  _child_env(tgt_pw), urls, "pg_restore", on_restore)
+        restore_s = time.monotonic() - t1
+        summary.update(tables=total, dump_bytes=size, dump_seconds=round(dump_s, 2),
+                       restore_seconds=round(restore_s, 2), seconds=round(time.monotonic() - t0, 2))
+        say(f"restore done in {restore_s:.1f}s", phase="restore", seconds=round(restore_s, 2))
+        return summary
+    finally:
+        if keep_dump:
+            log.info("dump kept", extra={"dump_dir": dump_dir})
+        else:
+            shutil.rmtree(parent, ignore_errors=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m heroku2aws.tasks.pg_dump_restore",
+        description="Copy SOURCE_DATABASE_URL into TARGET_DATABASE_URL with pg_dump -Fd -j N | pg_restore -j N "
+                    "(URLs or Secrets Manager ARNs, from the environment).")
+    p.add_argument("--jobs", "-j", type=int, default=int(os.environ.get("PG_JOBS", "0") or 0) or None,
+                   help="parallel workers for pg_dump and pg_restore (default: PG_JOBS, else CPU count, max 8)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--schema-only", action="store_true", help="copy the schema only (before a DMS full load)")
+    g.add_argument("--section", action="append", choices=SECTIONS,
+                   help="copy only this section (repeatable): pre-data before a DMS load, post-data after it")
+    p.add_argument("--verify", action="store_true", help="run pg-verify afterwards; a difference fails the task")
+    p.add_argument("--dump-dir", default=os.environ.get("DUMP_DIR"),
+                   help="parent directory for the dump (default: DUMP_DIR, else the system temp directory)")
+    p.add_argument("--keep-dump", action="store_true", help="leave the dump directory in place")
+    p.add_argument("--source-env", default="SOURCE_DATABASE_URL", help=argparse.SUPPRESS)
+    p.add_argument("--target-env", default="TARGET_DATABASE_URL", help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2), already printed
+        return int(exc.code or 0)
+    jobs = max(1, args.jobs or min(os.cpu_count() or 1, 8))
+    source_url = target_url = ""
+    try:
+        try:
+            source_url = secrets.resolve_env(args.source_env)
+            target_url = secrets.resolve_env(args.target_env)
+        except KeyError as exc:
+            raise TaskError(str(exc).strip("'\""), 2) from None
+        except Exception as exc:
+            raise TaskError(f"cannot read the database URLs: {type(exc).__name__}: {exc}", 2) from None
+        summary = copy_database(source_url, target_url, jobs=jobs, schema_only=args.schema_only,
+                                sections=args.section, dump_parent=args.dump_dir, keep_dump=args.keep_dump)
+        if args.verify and not args.schema_only and not args.section:
+            from heroku2aws.postgres.verify import verify
+
+            result = verify(source_url, target_url)
+            summary.update(verified=result.match, verify_seconds=result.seconds, rows=result.rows)
+            if not result.match:
+                bad = [t.name for t in result.tables if not t.match] + [s.name for s in result.sequences if not s.match]
+                raise TaskError(f"copy finished but verification found differences in: {', '.join(bad)}", 1)
+        log.info("pg_dump_restore succeeded", extra=summary)
+        return 0
+    except TaskError as exc:
+        message = _scrub(str(exc), source_url, target_url)
+        log.error("pg_dump_restore failed", extra={"error": message, "status": exc.status})
+        print(f"pg_dump_restore: {message}", file=sys.stderr)
+        return exc.status
+    except Exception as exc:  # DatabaseError from verify, anything unexpected: still no traceback, no secret
+        message = _scrub(f"{type(exc).__name__}: {exc}", source_url, target_url)
+        log.error("pg_dump_restore failed", extra={"error": message, "status": 1})
+        print(f"pg_dump_restore: {message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

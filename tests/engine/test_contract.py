@@ -1,0 +1,301 @@
+"""Engine contract tests: one per seam between moto and AWS's behaviour.
+
+Each runs a small state machine through the emulation and asserts what AWS would do. These test
+the engine, so their definitions are inline; the workflow's own tests run statemachine/*.asl.json.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import time
+import uuid
+
+import pytest
+
+from heroku2aws_rehearsal.patches import local
+from heroku2aws_rehearsal.patches.sfn import sfn_error_name
+from heroku2aws_rehearsal.runner import follow, history
+
+
+def run(aws, states: dict, start_at: str, payload: dict | None = None, deadline: float = 60) -> tuple[dict, list]:
+    iam = aws.client("iam")
+    try:
+        role = iam.create_role(RoleName="contract", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        role = iam.get_role(RoleName="contract")["Role"]["Arn"]
+    sfn = aws.client("stepfunctions")
+    definition = {"QueryLanguage": "JSONata", "StartAt": start_at, "States": states}
+    arn = sfn.create_state_machine(name=f"contract-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition),
+                                   roleArn=role)["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, name=f"run-{uuid.uuid4().hex[:8]}",
+                                    input=json.dumps(payload or {}))["executionArn"]
+    desc, hist = follow(sfn, execution, deadline)
+    return desc, hist.events
+
+
+def task_failures(events: list) -> list[str]:
+    return [e["taskFailedEventDetails"]["error"] for e in events if e["type"] == "TaskFailed"]
+
+
+# ---------------------------------------------------------------------------------------- names
+
+
+@pytest.mark.parametrize(("service", "code", "expected"), [
+    ("secretsmanager", "ResourceNotFoundException", "SecretsManager.ResourceNotFoundException"),
+    ("acmpca", "ResourceNotFoundException", "AcmPca.ResourceNotFoundException"),
+    ("s3", "BucketAlreadyExists", "S3.BucketAlreadyExistsException"),
+    ("databasemigration", "ResourceNotFoundFault", "DatabaseMigration.ResourceNotFoundException"),
+    ("ecs", "ClusterNotFoundException", "Ecs.ClusterNotFoundException"),
+    ("rds", "DBInstanceNotFoundFault", "Rds.DbInstanceNotFoundException"),
+])
+def test_error_names_follow_aws_documented_convention(service, code, expected):
+    # AWS's documented examples: AcmPca.ResourceNotFoundException, S3.BucketAlreadyExistsException.
+    assert sfn_error_name(service, code) == expected
+
+
+# ---------------------------------------------------------------------------------------- aws-sdk
+
+
+def test_catch_on_secretsmanager_resource_not_found_fires(aws):
+    desc, events = run(aws, {
+        "Read": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:secretsmanager:getSecretValue",
+                 "Arguments": {"SecretId": "no-such-secret"},
+                 "Catch": [{"ErrorEquals": ["SecretsManager.ResourceNotFoundException"], "Next": "Caught",
+                            "Output": "{% $states.errorOutput %}"}], "Next": "NotCaught"},
+        "Caught": {"Type": "Succeed"},
+        "NotCaught": {"Type": "Fail", "Error": "NotCaught"}}, "Read")
+    assert desc["status"] == "SUCCEEDED"
+    assert task_failures(events) == ["SecretsManager.ResourceNotFoundException"]
+    assert json.loads(desc["output"])["Error"] == "SecretsManager.ResourceNotFoundException"
+
+
+def test_aws_sdk_ecs_calls_map_pascal_case_both_ways(aws):
+    aws.client("ecs").create_cluster(clusterName="contract")
+    desc, _ = run(aws, {
+        "Register": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:ecs:registerTaskDefinition",
+                     "Arguments": {"Family": "contract", "RequiresCompatibilities": ["FARGATE"], "NetworkMode": "awsvpc",
+                                   "Cpu": "256", "Memory": "512",
+                                   "ContainerDefinitions": [{"Name": "app", "Image": "busybox", "Essential": True,
+                                                             "PortMappings": [{"ContainerPort": 5000}]}]},
+                     "Output": "{% $states.result.TaskDefinition %}", "Next": "Describe"},
+        "Describe": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:ecs:describeClusters",
+                     "Arguments": {"Clusters": ["contract"]},
+                     "Output": "{% {'td': $states.input, 'cluster': $states.result.Clusters[0]} %}", "End": True}},
+        "Register")
+    assert desc["status"] == "SUCCEEDED", desc.get("cause")
+    out = json.loads(desc["output"])
+    assert out["td"]["TaskDefinitionArn"].endswith(":task-definition/contract:1")
+    assert out["td"]["ContainerDefinitions"][0]["PortMappings"][0]["ContainerPort"] == 5000
+    assert out["cluster"]["ClusterName"] == "contract"
+
+
+def test_aws_sdk_databasemigration_resolves_to_dms_and_names_its_errors(aws):
+    desc, events = run(aws, {
+        "Create": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:databasemigration:createReplicationSubnetGroup",
+                   "Arguments": {"ReplicationSubnetGroupIdentifier": "g1", "ReplicationSubnetGroupDescription": "d",
+                                 "SubnetIds": ["subnet-1", "subnet-2"]},
+                   "Next": "Again"},
+        "Again": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:databasemigration:describeReplicationTasks",
+                  "Arguments": {"Filters": [{"Name": "replication-task-id", "Values": ["nope"]}]},
+                  "Catch": [{"ErrorEquals": ["DatabaseMigration.ResourceNotFoundException"], "Next": "Done"}],
+                  "Next": "Done"},
+        "Done": {"Type": "Succeed"}}, "Create")
+    assert desc["status"] == "SUCCEEDED", desc.get("cause")
+    groups = aws.client("dms").describe_replication_subnet_groups()["ReplicationSubnetGroups"]
+    assert [g["ReplicationSubnetGroupIdentifier"] for g in groups] == ["g1"]
+    assert all(e.startswith("DatabaseMigration.") for e in task_failures(events))
+
+
+# ---------------------------------------------------------------------------------------- ECS tasks
+
+
+def _task_definition(aws, family: str, command: list[str], secret_arn: str | None = None) -> str:
+    container = {"name": "main", "image": "rehearsal", "essential": True, "command": command,
+                 "environment": [{"name": "GREETING", "value": "hello"}]}
+    if secret_arn:
+        container["secrets"] = [{"name": "API_TOKEN", "valueFrom": f"{secret_arn}:token::"}]
+    return aws.client("ecs").register_task_definition(
+        family=family, requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
+        containerDefinitions=[container])["taskDefinition"]["taskDefinitionArn"]
+
+
+def _network(aws) -> dict:
+    ec2 = aws.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
+    return {"AwsvpcConfiguration": {"Subnets": [subnet], "AssignPublicIp": "DISABLED"}}
+
+
+@pytest.mark.parametrize("exit_code", [0, 3])
+def test_run_task_sync_returns_the_process_exit_code(aws, tmp_path, exit_code):
+    aws.client("ecs").create_cluster(clusterName="c")
+    secret = aws.client("secretsmanager").create_secret(Name="t", SecretString=json.dumps({"token": "s3cr3t"}))["ARN"]
+    out = tmp_path / "env.json"
+    script = textwrap.dedent(f"""
+        import json, os, sys
+        json.dump({{"GREETING": os.environ.get("GREETING"), "API_TOKEN": os.environ.get("API_TOKEN")}},
+                  open({str(out)!r}, "w"))
+        sys.exit({exit_code})
+    """)
+    td = _task_definition(aws, "exit", ["python", "-c", script], secret)
+    desc, events = run(aws, {
+        "Run": {"Type": "Task", "Resource": "arn:aws:states:::ecs:runTask.sync",
+                "Arguments": {"Cluster": "c", "TaskDefinition": td, "LaunchType": "FARGATE",
+                              "NetworkConfiguration": _network(aws)},
+                "Output": "{% {'exit': $states.result.Containers[0].ExitCode, 'status': $states.result.LastStatus} %}",
+                "End": True}}, "Run")
+    # The container saw its environment and its secret resolved, as the ECS agent injects them.
+    assert json.loads(out.read_text()) == {"GREETING": "hello", "API_TOKEN": "s3cr3t"}
+    if exit_code == 0:
+        assert desc["status"] == "SUCCEEDED", desc.get("cause")
+        assert json.loads(desc["output"]) == {"exit": 0, "status": "STOPPED"}
+    else:
+        assert desc["status"] == "FAILED"
+        assert task_failures(events) == ["States.TaskFailed"]
+        failed = next(e for e in events if e["type"] == "TaskFailed")
+        assert json.loads(failed["taskFailedEventDetails"]["cause"])["Containers"][0]["ExitCode"] == exit_code
+
+
+def test_running_task_is_running_while_its_process_lives(aws):
+    ecs = aws.client("ecs")
+    ecs.create_cluster(clusterName="c")
+    td = _task_definition(aws, "sleeper", ["python", "-c", "import time; time.sleep(30)"])
+    subnets = _network(aws)["AwsvpcConfiguration"]["Subnets"]
+    task = ecs.run_task(cluster="c", taskDefinition=td, launchType="FARGATE",
+                        networkConfiguration={"awsvpcConfiguration": {"subnets": subnets}})["tasks"][0]
+    assert ecs.describe_tasks(cluster="c", tasks=[task["taskArn"]])["tasks"][0]["lastStatus"] == "RUNNING"
+    ecs.stop_task(cluster="c", task=task["taskArn"], reason="test")
+    described = ecs.describe_tasks(cluster="c", tasks=[task["taskArn"]])["tasks"][0]
+    assert described["lastStatus"] == "STOPPED"
+    assert described["containers"][0]["exitCode"] == -15  # SIGTERM, as docker reports 143
+
+
+# ---------------------------------------------------------------------------------------- Lambda
+
+
+def test_lambda_exception_is_caught_by_its_error_type_and_functions_are_isolated(aws, tmp_path, monkeypatch):
+    monkeypatch.setenv("H2A_SHOULD_NOT_LEAK", "leaked")
+    code = tmp_path / "fn"
+    code.mkdir()
+    (code / "app.py").write_text(textwrap.dedent("""
+        import os, sys
+
+        class PaymentDeclined(Exception):
+            pass
+
+        def handler(event, context):
+            if event.get("fail"):
+                raise PaymentDeclined("card declined")
+            return {"env_leak": os.environ.get("H2A_SHOULD_NOT_LEAK"), "mine": os.environ.get("MINE"),
+                    "name": context.function_name, "engine_importable": "heroku2aws_rehearsal" in sys.modules}
+    """))
+    role = aws.client("iam").create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    fn = aws.client("lambda").create_function(FunctionName="payments", Runtime="python3.12", Role=role,
+                                              Handler="app.handler", Code={"ZipFile": b"PK\x05\x06" + b"\0" * 18})
+    local.FUNCTIONS["payments"] = local.LocalFunction(name="payments", arn=fn["FunctionArn"], handler="app.handler",
+                                                      code_dir=code, layer_dirs=[], environment={"MINE": "yes"})
+    desc, events = run(aws, {
+        "Ok": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+               "Arguments": {"FunctionName": fn["FunctionArn"], "Payload": {}},
+               "Assign": {"ok": "{% $states.result.Payload %}"}, "Next": "Fail"},
+        "Fail": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                 "Arguments": {"FunctionName": fn["FunctionArn"], "Payload": {"fail": True}},
+                 "Catch": [{"ErrorEquals": ["PaymentDeclined"], "Next": "Caught", "Output": "{% $states.errorOutput %}"}],
+                 "Next": "NotCaught"},
+        "Caught": {"Type": "Pass", "Output": "{% {'ok': $ok, 'error': $states.input} %}", "End": True},
+        "NotCaught": {"Type": "Fail"}}, "Ok")
+    assert desc["status"] == "SUCCEEDED", desc.get("cause")
+    out = json.loads(desc["output"])
+    assert out["ok"] == {"env_leak": None, "mine": "yes", "name": "payments", "engine_importable": False}
+    assert out["error"]["Error"] == "PaymentDeclined"
+    assert json.loads(out["error"]["Cause"])["errorMessage"] == "card declined"
+
+
+# ---------------------------------------------------------------------------------------- Heroku / servers
+
+
+def test_heroku_stand_in_refuses_a_bad_token():
+    from heroku2aws.heroku import HerokuApiError, HerokuClient
+    from heroku2aws_rehearsal.heroku_api import FakeHeroku
+
+    with FakeHeroku(token="right") as fake:
+        fake.add_app("app-one", config_vars={"A": "1"}, formation=[])
+        assert HerokuClient("right", base_url=fake.url).get_app("app-one")["name"] == "app-one"
+        with pytest.raises(HerokuApiError) as err:
+            HerokuClient("wrong", base_url=fake.url).get_app("app-one")
+        assert err.value.status == 401
+
+
+def test_servers_are_gone_after_the_engine_stops():
+    import socket
+
+    from heroku2aws_rehearsal.servers import PostgresServer, RedisServer
+
+    pg = PostgresServer(name="gone").start()
+    redis = RedisServer(name="gone").start()
+    ports, roots, pids = (pg.port, redis.port), (pg.root, redis.root), (pg.proc.pid, redis.proc.pid)
+    pg.stop()
+    redis.stop()
+    time.sleep(0.2)
+    for port in ports:
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers"
+    assert not any(r.exists() for r in roots)
+    import os
+
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_history_folds_into_states(aws):
+    desc, events = run(aws, {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "End": True}}, "A")
+    sfn = aws.client("stepfunctions")
+    hist = history(sfn, desc["executionArn"])
+    assert [(s.name, s.status) for s in hist.states] == [("A", "SUCCEEDED"), ("B", "SUCCEEDED")]
+    assert hist.transitions == 2
+
+
+def test_dms_full_load_moves_every_row(aws):
+    """StartReplicationTask on a full-load task copies the data between the endpoints' databases."""
+    from heroku2aws_rehearsal.servers import PostgresServer
+
+    with PostgresServer(name="dms-src").start() as src, PostgresServer(name="dms-tgt").start() as tgt:
+        src.sql("postgres", "create table t(id int primary key, v text); "
+                            "insert into t select g, md5(g::text) from generate_series(1, 5000) g")
+        tgt.sql("postgres", "create table t(id int primary key, v text)")
+        dms = aws.client("dms")
+
+        def endpoint(server, kind):
+            return dms.create_endpoint(EndpointIdentifier=f"e-{kind}", EndpointType=kind, EngineName="postgres",
+                                       ServerName="127.0.0.1", Port=server.port, DatabaseName="postgres",
+                                       Username=server.superuser, Password=server.password)["Endpoint"]["EndpointArn"]
+
+        instance = dms.create_replication_instance(ReplicationInstanceIdentifier="ri",
+                                                   ReplicationInstanceClass="dms.t3.micro")
+        task = dms.create_replication_task(
+            ReplicationTaskIdentifier="t", SourceEndpointArn=endpoint(src, "source"),
+            TargetEndpointArn=endpoint(tgt, "target"),
+            ReplicationInstanceArn=instance["ReplicationInstance"]["ReplicationInstanceArn"], MigrationType="full-load",
+            TableMappings=json.dumps({"rules": [{"rule-type": "selection", "rule-id": "1", "rule-name": "1",
+                                                 "object-locator": {"schema-name": "public", "table-name": "%"},
+                                                 "rule-action": "include"}]}),
+            ReplicationTaskSettings=json.dumps({"FullLoadSettings": {"TargetTablePrepMode": "DO_NOTHING"}}),
+        )["ReplicationTask"]["ReplicationTaskArn"]
+        dms.start_replication_task(ReplicationTaskArn=task, StartReplicationTaskType="start-replication")
+        deadline = time.monotonic() + 60
+        while True:
+            described = dms.describe_replication_tasks(
+                Filters=[{"Name": "replication-task-arn", "Values": [task]}])["ReplicationTasks"][0]
+            if described["Status"] in {"stopped", "failed"} or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert described["Status"] == "stopped", described
+        assert "FULL_LOAD_ONLY_FINISHED" in described["StopReason"]
+        assert described["ReplicationTaskStats"]["FullLoadProgressPercent"] == 100
+        assert tgt.sql("postgres", "select count(*), md5(string_agg(v, ',' order by id)) from t") == \
+            src.sql("postgres", "select count(*), md5(string_agg(v, ',' order by id)) from t")
+        # A second start-replication is refused, as AWS refuses it; reload-target is the way.
+        with pytest.raises(dms.exceptions.InvalidResourceStateFault):
+            dms.start_replication_task(ReplicationTaskArn=task, StartReplicationTaskType="start-replication")

@@ -1,0 +1,110 @@
+"""Stage 2, data-store parts: Redis and the target Postgres, against real throw-away servers."""
+
+from __future__ import annotations
+
+import pytest
+
+from heroku2aws.preflight import Findings, check_redis_pair, estimate, inspect_redis, inspect_target_postgres
+from heroku2aws_rehearsal.servers import free_port
+
+
+@pytest.fixture(scope="module")
+def target_pg(pg_cluster):
+    """A database of its own in the shared cluster; ``url()`` reaches it as the superuser."""
+    pg_cluster.sql("postgres", "CREATE DATABASE stores_target")
+
+    class Target:
+        def url(self, db="stores_target", password=None):
+            return pg_cluster.url(db, password=password)
+
+        def sql(self, db, text):
+            return pg_cluster.sql(db, text)
+
+    yield Target()
+    pg_cluster.sql("postgres", "DROP DATABASE stores_target WITH (FORCE)")
+
+
+def test_given_a_tls_redis_with_keys_when_inspected_then_version_memory_policy_and_keys(tls_redis):
+    client = tls_redis.client(0)
+    client.flushall()
+    tls_redis.client(2).flushdb()
+    client.mset({"a": 1, "b": 2, "c": 3})
+    tls_redis.client(2).set("x", 1)
+    findings = Findings()
+
+    report = inspect_redis(tls_redis.url(), "source Redis", findings)
+
+    assert findings.problems == []
+    assert report.tls is True
+    assert report.keys == 4 and report.keys_per_db == {"0": 3, "2": 1}
+    assert report.version.count(".") == 2
+    assert report.used_memory > 0
+    assert report.maxmemory_policy == "noeviction"
+
+
+def test_given_a_wrong_redis_password_when_inspected_then_refused_without_the_password(tls_redis):
+    findings = Findings()
+    url = tls_redis.url().replace("src-redis-pass-4e7f", "wrong-pass-9876543210")
+    assert inspect_redis(url, "source Redis", findings) is None
+    assert findings.problems[0].startswith("source Redis unreachable: AuthenticationError")
+    assert "wrong-pass" not in findings.problems[0] and "127.0.0.1" not in findings.problems[0].split(":")[0]
+
+
+def test_given_nothing_listening_when_redis_inspected_then_refused_naming_which(tls_redis):
+    findings = Findings()
+    assert inspect_redis(f"redis://:pw-abcdef@127.0.0.1:{free_port()}/0", "target Redis", findings) is None
+    assert findings.problems[0].startswith("target Redis unreachable: ConnectionError")
+    assert "pw-abcdef" not in findings.problems[0]
+
+
+def test_given_an_older_non_empty_target_redis_when_paired_then_warnings(tls_redis):
+    findings = Findings()
+    src = inspect_redis(tls_redis.url(), "source Redis", findings)
+    older = src.model_copy(update={"version": "5.0.7", "keys": 7, "maxmemory": 1024, "maxmemory_policy": "allkeys-lru"})
+    check_redis_pair(src, older, findings)
+    text = " | ".join(findings.warnings)
+    assert "older than the source's" in text
+    assert "already holds 7 keys" in text
+    assert "maxmemory" in text
+    assert "eviction policy differs" in text
+
+
+def test_given_an_empty_target_database_when_inspected_then_empty(target_pg):
+    findings = Findings()
+    report = inspect_target_postgres(target_pg.url(), findings)
+    assert findings.problems == []
+    assert report.empty is True and report.user_tables == 0
+    assert report.version_num >= 100000
+
+
+def test_given_a_target_with_tables_when_inspected_then_counted(target_pg):
+    target_pg.sql("stores_target", "CREATE SCHEMA IF NOT EXISTS shop; CREATE TABLE IF NOT EXISTS shop.t (id int);"
+                                   "CREATE TABLE IF NOT EXISTS public.u (id int)")
+    try:
+        report = inspect_target_postgres(target_pg.url(), Findings())
+        assert report.user_tables == 2 and report.empty is False
+    finally:
+        target_pg.sql("stores_target", "DROP SCHEMA shop CASCADE; DROP TABLE public.u")
+
+
+def test_given_a_wrong_target_password_when_inspected_then_refused_without_url_or_password(target_pg):
+    findings = Findings()
+    url = target_pg.url(password="not-the-password-42")
+    assert inspect_target_postgres(url, findings) is None
+    problem = findings.problems[0]
+    assert problem.startswith("target Postgres unreachable: cannot connect to database: ")
+    assert "password authentication failed" in problem
+    assert "not-the-password-42" not in problem and "postgresql://" not in problem
+
+
+def test_given_sizes_when_estimated_then_durations_follow_the_stated_assumptions():
+    gib = 1024 ** 3
+    full = estimate("dms-full-load", 10 * gib, 100 * 1024 ** 2, 50_000, jobs=4)
+    assert full.postgres_copy_seconds == 1024  # 10 GiB at 10 MB/s
+    assert full.redis_copy_seconds == 10       # 50,000 keys at 5,000 keys/s
+    assert full.write_freeze_seconds == 300 + 1024 + full.verify_seconds
+    cdc = estimate("dms-cdc", 10 * gib, 0, 0, jobs=4)
+    assert cdc.write_freeze_seconds == 300 + 60 + cdc.verify_seconds
+    dump = estimate("dump-restore", 10 * gib, 0, 0, jobs=4)
+    assert dump.postgres_copy_seconds == 320   # 4 jobs at 8 MB/s
+    assert full.assumptions["dms_full_load_mb_per_s"] == 10.0

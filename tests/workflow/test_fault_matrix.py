@@ -1,0 +1,103 @@
+"""The fault matrix, generated from the ASL itself: every Task state, nested ones included, made to
+fail once. A state added later is covered without anyone editing this file.
+
+Each rehearsal must end FAILED with MigrationRolledBack (InvalidInput at the first state), traffic at
+Heroku 100 / AWS 0, Heroku's formation and maintenance as they were, the sources unchanged and
+nothing the execution created left in the emulated account.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from workflow_helpers import assert_rolled_back, heroku_app
+
+from heroku2aws_rehearsal import engine_paths
+
+ASL = json.loads((engine_paths.ROOT / "statemachine" / "migration.asl.json").read_text())
+
+# States on the rollback path itself: failing them is the "rollback needs a person" case, tested apart.
+ROLLBACK_STATES = {"Roll back what was created"}
+
+# What it takes to reach states that the default rehearsal input does not: input overrides and,
+# for a Catch-routed state, an AWS error injected first to take that route.
+REACH: dict[str, dict] = {
+    "Ask for approval to switch the data stores": {"overrides": {"approval.required": True,
+                                                                 "timings.approval_timeout_seconds": 30}},
+    "Dump and restore Postgres": {"overrides": {"database.strategy": "dump-restore"}},
+    "Stop the DMS task": {"overrides": {"database.strategy": "dms-cdc"}, "replication": True},
+    "Reload the DMS replication task": {"before": [("Start the DMS replication task", 0,
+                                                    "DatabaseMigration.InvalidResourceStateException")]},
+    "Update the service": {"setup": "existing web service"},
+}
+
+# Finalize runs after the switch: the migration is complete and writes may have reached RDS, so a failure
+# there must not roll back (that would strand those writes). It ends in FinalizeIncomplete instead.
+FINALIZE_STATES = {"Tear down DMS", "Publish the report"}
+
+
+def existing_web_service(world) -> None:
+    """A service left by an earlier run (tagged as ours), so the workflow takes its update path."""
+    ecs = world.aws.client("ecs")
+    tags = [{"key": "heroku2aws:app", "value": "sample-app"}]
+    td = ecs.register_task_definition(
+        family="sample-app-web", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
+        tags=tags, containerDefinitions=[{"name": "web", "image": "rehearsal", "essential": True,
+                                          "command": ["python", "-c", "import time; time.sleep(600)"]}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(cluster=world.ids["cluster_arn"], serviceName="sample-app-web", taskDefinition=td,
+                       desiredCount=0, launchType="FARGATE", tags=tags, networkConfiguration={
+                           "awsvpcConfiguration": {"subnets": [world.ids["subnet_a"]],
+                                                   "securityGroups": [world.ids["security_group"]]}})
+
+
+def task_states(states: dict) -> list[str]:
+    found = []
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            found.append(name)
+        for branch in state.get("Branches", []):
+            found += task_states(branch["States"])
+        if "ItemProcessor" in state:
+            found += task_states(state["ItemProcessor"]["States"])
+    return found
+
+
+TASKS = [s for s in task_states(ASL["States"]) if s not in ROLLBACK_STATES]
+
+
+def test_the_matrix_covers_every_task_state():
+    assert len(TASKS) >= 30
+    assert "Validate the execution input" in TASKS
+    assert "Set the DNS weights" in TASKS  # nested in a Map
+    assert "Create the DMS replication task" in TASKS  # nested in a Parallel
+
+
+@pytest.mark.parametrize("state", TASKS)
+def test_a_failure_at_any_task_state_rolls_everything_back(world, rehearse, state):
+    reach = REACH.get(state, {})
+    if reach.get("replication"):  # dms-cdc needs a source role with REPLICATION (Heroku never grants it)
+        world.source_pg.sql("postgres", "ALTER ROLE app REPLICATION")
+    if reach.get("setup") == "existing web service":
+        existing_web_service(world)
+    try:
+        before = heroku_app(world)
+        report = rehearse(fail_at=[*reach.get("before", []), state], overrides=reach.get("overrides", {}))
+    finally:
+        world.source_pg.sql("postgres", "ALTER ROLE app NOREPLICATION")
+    assert "notes" not in report, report.get("notes")  # every armed fault fired
+    if state == "Validate the execution input":
+        assert report["status"] == "FAILED" and report["error"] == "InvalidInput"
+        assert report["leftovers"] == []
+        return
+    if state in FINALIZE_STATES:
+        assert report["status"] == "FAILED" and report["error"] == "FinalizeIncomplete", report["error"]
+        cause = json.loads(report["cause"])
+        assert cause["error"]["Error"] == "Rehearsal.InjectedFailure"
+        assert cause["verification"]["postgres"]["match"] is True
+        assert report["traffic"] == {"aws": 100, "heroku": 0}
+        assert report["source_intact"] is True
+        return
+    assert_rolled_back(world, report, before)
+    assert json.loads(report["cause"])["Error"] == "Rehearsal.InjectedFailure"

@@ -1,0 +1,118 @@
+"""The whole migration, rehearsed: happy paths, bad input, and the rollback branches."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+
+import pytest
+from workflow_helpers import assert_rolled_back, heroku_app
+
+
+def test_full_migration_moves_the_app_and_its_data(world, rehearse):
+    # Given the sample app on "Heroku", when the whole migration runs,
+    report = rehearse()
+    # then it succeeds with both verifications matching and all traffic on AWS,
+    assert report["status"] == "SUCCEEDED", (report["error"], report["cause"])
+    assert report["verification"]["postgres"]["match"] is True
+    assert report["verification"]["postgres"]["rows"] >= 100_000
+    assert report["verification"]["redis"]["match"] is True
+    assert report["traffic"] == {"aws": 100, "heroku": 0}
+    assert report["leftovers"] == []  # DMS is torn down; only the app's secret, services and records remain
+    assert report["source_intact"] is True
+    # Heroku stays in maintenance with its dynos at 0, so no stale client can write to the old database,
+    assert heroku_app(world)["maintenance"] is True
+    assert all(q == 0 for _, q, _ in heroku_app(world)["formation"])
+    # and the app, through the ALB, now serves from the target data stores.
+    with urllib.request.urlopen(world.ids["health_url"], timeout=5) as resp:  # noqa: S310
+        health = json.loads(resp.read())
+    assert str(world.target_pg.port) in health["database"]
+    assert str(world.target_redis.port) in health["redis"]
+
+
+def test_bad_input_ends_at_the_first_state_with_nothing_created(world, rehearse):
+    report = rehearse(overrides={"traffic.steps": [10, 300]})
+    assert report["status"] == "FAILED"
+    assert report["error"] == "InvalidInput"
+    assert "traffic.steps" in report["cause"]
+    assert [s["name"] for s in report["states"]] == ["Validate the execution input", "Input is invalid"]
+    assert report["leftovers"] == []
+
+
+def test_dms_cdc_is_refused_when_the_source_role_lacks_replication(world, rehearse):
+    report = rehearse(overrides={"database.strategy": "dms-cdc"})
+    assert report["status"] == "FAILED"
+    assert report["error"] == "MigrationRolledBack"
+    cause = json.loads(report["cause"])
+    assert cause["Error"] == "PreflightFailed"
+    assert "REPLICATION" in cause["Cause"]
+    assert report["leftovers"] == []
+
+
+@pytest.mark.parametrize("step", [0, 1, 2])
+def test_a_failed_health_gate_at_any_step_puts_traffic_back_on_heroku(world, rehearse, step):
+    before = heroku_app(world)
+    report = rehearse(fail_at=[("Run the health gate", step)])
+    assert_rolled_back(world, report, before)
+    cause = json.loads(report["cause"])
+    assert cause["State"] == "Shift traffic step by step"
+
+
+def test_dump_restore_strategy_migrates_too(world, rehearse):
+    report = rehearse(overrides={"database.strategy": "dump-restore"})
+    assert report["status"] == "SUCCEEDED", (report["error"], report["cause"])
+    assert report["verification"]["postgres"]["match"] is True
+    assert report["leftovers"] == []
+
+
+def _approve(world, answer: dict | None, deadline: float = 60) -> None:
+    """Play the approver: wait for the approval message on the topic, answer with its task token."""
+    from heroku2aws_rehearsal.patches.local import PUBLISHED
+
+    sfn = world.aws.client("stepfunctions")
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        for published in list(PUBLISHED):
+            try:
+                body = json.loads(published["message"])
+            except ValueError:
+                continue
+            if body.get("action") == "approve-switchover":
+                if answer is None:
+                    return
+                if answer.get("approved"):
+                    sfn.send_task_success(taskToken=body["taskToken"], output=json.dumps(answer))
+                else:
+                    sfn.send_task_failure(taskToken=body["taskToken"], error="SwitchoverRejected", cause="no")
+                return
+        time.sleep(0.2)
+    raise AssertionError("no approval request was published")
+
+
+def test_approval_rejected_rolls_back(world, rehearse):
+    import threading
+
+    before = heroku_app(world)
+    approver = threading.Thread(target=_approve, args=(world, {"approved": False}), daemon=True)
+    approver.start()
+    report = rehearse(overrides={"approval.required": True})
+    approver.join(5)
+    assert_rolled_back(world, report, before)
+    assert json.loads(report["cause"])["Error"] == "SwitchoverRejected"
+
+
+def test_approval_timed_out_rolls_back(world, rehearse):
+    before = heroku_app(world)
+    report = rehearse(overrides={"approval.required": True, "timings.approval_timeout_seconds": 2})
+    assert_rolled_back(world, report, before)
+    assert json.loads(report["cause"])["Error"] == "States.Timeout"
+
+
+def test_approval_granted_continues(world, rehearse):
+    import threading
+
+    approver = threading.Thread(target=_approve, args=(world, {"approved": True}), daemon=True)
+    approver.start()
+    report = rehearse(overrides={"approval.required": True})
+    assert report["status"] == "SUCCEEDED", (report["error"], report["cause"])
