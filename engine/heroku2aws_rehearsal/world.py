@@ -320,7 +320,7 @@ class World:
         found |= {f"dms-endpoint:{e['EndpointIdentifier']}" for e in dms.describe_endpoints()["Endpoints"]}
         found |= {f"dms-instance:{i['ReplicationInstanceIdentifier']}"
                   for i in dms.describe_replication_instances()["ReplicationInstances"]}
-        found |= {f"dms-subnet-group:{g['ReplicationSubnetGroupIdentifier']}"
+        found |= {f"dms-subnet-group:{g.get('ReplicationSubnetGroupIdentifier', '<unnamed>')}"
                   for g in dms.describe_replication_subnet_groups()["ReplicationSubnetGroups"]}
         r53 = aws.client("route53")
         for zone in r53.list_hosted_zones()["HostedZones"]:

@@ -8,4 +8,4 @@ from heroku2aws.rollback import roll_back
 
 @logger.inject_lambda_context(correlation_id_path="execution_id")
 def lambda_handler(event: dict, context) -> dict:
-    return roll_back(event.get("ledger") or [], event.get("input") or {})
+    return roll_back(event.get("ledger") or [], event.get("input") or {}, event.get("previous_actions"))

@@ -107,6 +107,19 @@ def test_aws_sdk_databasemigration_resolves_to_dms_and_names_its_errors(aws):
     assert all(e.startswith("DatabaseMigration.") for e in task_failures(events))
 
 
+def test_a_call_missing_a_required_parameter_is_refused_and_creates_nothing(aws):
+    """AWS refuses a create whose required name is null; moto alone would create a nameless resource."""
+    desc, events = run(aws, {
+        "Create": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:databasemigration:createReplicationSubnetGroup",
+                   "Arguments": {"ReplicationSubnetGroupIdentifier": None,
+                                 "ReplicationSubnetGroupDescription": "d", "SubnetIds": ["subnet-1"]},
+                   "End": True}}, "Create")
+    assert desc["status"] == "FAILED"
+    assert desc["error"] == "DatabaseMigration.ValidationException", desc
+    assert "ReplicationSubnetGroupIdentifier" in desc["cause"]
+    assert aws.client("dms").describe_replication_subnet_groups()["ReplicationSubnetGroups"] == []
+
+
 # ---------------------------------------------------------------------------------------- ECS tasks
 
 

@@ -298,13 +298,35 @@ def test_given_a_stage_4_to_6_ledger_when_rolled_back_twice_then_the_second_pass
               {"kind": "secret-switch", "app": APP}]
     event = {"ledger": ledger, "input": heroku_cfg, "failure": {"Error": "DataMismatch"}, "execution_id": EXECUTION_ID}
     first = load_handler("rollback")(event, context)
-    assert first["done"] is True and first["pending"] == []
+    # a pass that changed something is not done: a confirming pass must find nothing left
+    assert first["done"] is False and first["pending"] == []
     # newest first: formation before maintenance, both before DNS
     kinds = ["formation" if "formation" in a else "maintenance" if "maintenance" in a else "dns" for a in first["actions"]]
     assert kinds == ["formation", "maintenance", "dns"]
-    second = roll_back(ledger, heroku_cfg)
+    second = roll_back(ledger, heroku_cfg, first["actions"])
     assert second == {"done": True, "pending": [], "actions": []}
     assert _records(zone) == plain_cname
     state = heroku.get_app_state(APP)
     assert state["maintenance"] is False and state["formation"]["web"]["quantity"] == 3
     assert TOKEN not in json.dumps([first, second])
+
+
+def test_given_a_secret_that_lands_after_the_first_pass_when_rolled_back_again_then_the_confirming_pass_finds_it(moto):
+    """A create in flight when a Parallel branch failed can land after a rollback pass: only a pass
+    that changes nothing ends the rollback, so the late resource is found and deleted."""
+    ledger = [{"kind": "config-secret", "app": APP}]
+    first = roll_back(ledger, {})
+    assert first == {"done": True, "pending": [], "actions": []}  # nothing there: nothing to confirm
+    upsert_secret(f"heroku2aws/{APP}/config", {"A": "1"}, APP, EXECUTION_ID)  # the late create lands
+    second = roll_back(ledger, {}, first["actions"])
+    assert second["done"] is False and second["actions"] == [f"deleted secret heroku2aws/{APP}/config (recoverable for 7 days)"]
+    third = roll_back(ledger, {}, second["actions"])
+    assert third == {"done": True, "pending": [], "actions": []}
+
+
+def test_given_notes_that_repeat_every_pass_when_rolled_back_twice_then_the_rollback_settles():
+    ledger = [{"kind": "config-secret", "app": APP}]
+    cfg = {"rollback": {"keep_secret": True}}
+    first = roll_back(ledger, cfg)
+    assert first["done"] is False and first["actions"] == [f"kept secret heroku2aws/{APP}/config (rollback.keep_secret)"]
+    assert roll_back(ledger, cfg, first["actions"])["done"] is True

@@ -21,6 +21,7 @@ Each patch names the gap it closes (see DESIGN.md, "The local rehearsal engine")
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from typing import Any
@@ -29,6 +30,8 @@ import jsonata
 from botocore.exceptions import ClientError
 from botocore.loaders import Loader
 from botocore.model import ServiceModel
+
+LOG = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------------------------
 # Service names and error names
@@ -253,6 +256,7 @@ def _patch_normalisation() -> None:
         action = self._get_boto_service_action(service_action_name)
         shape = operation_model(service, action).input_shape
         if shape is not None and isinstance(parameters, dict):
+            _require(service, action, parameters, shape)
             self._to_boto_request(parameters, shape)
 
     def _normalise_response(self, response, boto_service_name=None, service_action_name=None) -> None:
@@ -293,6 +297,19 @@ def _patch_normalisation() -> None:
                 _walk(self, item, shape.value)
 
     cls._from_boto_response = _from_boto_response
+
+
+def _require(service: str, action: str, parameters: dict, shape) -> None:
+    """AWS refuses a call whose required parameters are missing or null; moto's client skips that check
+    (``parameter_validation=False``) and would create a resource with no name. Refuse it as AWS does."""
+    given = {k.lower(): v for k, v in parameters.items()}  # Step Functions' PascalCase vs each shape's casing
+    missing = sorted(m for m in getattr(shape, "required_members", []) if given.get(m.lower()) is None)
+    if missing:
+        LOG.warning("refused %s.%s: required parameters missing or null: %s (given: %s)",
+                    service, action, missing, sorted(parameters))
+        raise ClientError({"Error": {"Code": "ValidationException",
+                                     "Message": f"Missing required parameter(s): {', '.join(missing)}"},
+                           "ResponseMetadata": {"HTTPStatusCode": 400, "RequestId": "rehearsal"}}, action)
 
 
 def _patch_aws_sdk_errors() -> None:

@@ -6,7 +6,12 @@ part, or may already be half deleted. Each one is idempotent: "not found" is suc
 deletions (a DMS instance takes minutes) are not waited for here: the function reports them as
 pending and the state machine calls it again after a Wait.
 
-Event: ``{"ledger": [...], "input": <execution input>, "failure": {...}, "execution_id"}``.
+A pass is only "done" once nothing it did changed anything: either it did nothing, or it did exactly
+what the previous pass did (notes that repeat, such as "kept secret …"). A resource whose create call
+was in flight when a Parallel branch failed can appear just after a pass; the confirming pass finds it.
+
+Event: ``{"ledger": [...], "input": <execution input>, "failure": {...}, "execution_id",
+"previous_actions": [str] | null}``.
 Returns: ``{"done": bool, "pending": [str], "actions": [str]}`` — names and ids only.
 """
 
@@ -212,9 +217,10 @@ def register(kind: str) -> Callable:
     return deco
 
 
-def roll_back(ledger: list[dict], cfg: dict) -> dict:
+def roll_back(ledger: list[dict], cfg: dict, previous_actions: list[str] | None = None) -> dict:
     """Run every compensation, newest first. A compensation that is still in progress (pending)
-    blocks the older ones, which may depend on it being gone (DMS instance before subnet group)."""
+    blocks the older ones, which may depend on it being gone (DMS instance before subnet group).
+    Done when nothing is pending and the pass changed nothing (see the module docstring)."""
     progress = Progress()
     for item in reversed(ledger or []):
         kind = item.get("kind")
@@ -224,7 +230,8 @@ def roll_back(ledger: list[dict], cfg: dict) -> dict:
         fn(item, cfg, progress)
         if progress.pending:
             break
-    result = {"done": not progress.pending, "pending": progress.pending, "actions": progress.actions}
+    settled = not progress.actions or progress.actions == (previous_actions or None)
+    result = {"done": not progress.pending and settled, "pending": progress.pending, "actions": progress.actions}
     log.info("rollback pass", extra={"result": json.dumps(result)})
     return result
 from . import compensations  # noqa: E402,F401
