@@ -184,6 +184,32 @@ def test_running_task_is_running_while_its_process_lives(aws):
     assert described["containers"][0]["exitCode"] == -15  # SIGTERM, as docker reports 143
 
 
+def test_a_sync_task_in_a_cancelled_branch_ends_with_its_sibling_failure(aws):
+    """A sibling branch fails while a runTask.sync is in flight: the Parallel fails with the sibling's
+    error, promptly, and the cancelled branch's token wait does not crash (moto popped the task's
+    output in place of its skipped TimeoutSeconds when the frame was stopped)."""
+    aws.client("ecs").create_cluster(clusterName="c")
+    td = _task_definition(aws, "long", ["python", "-c", "import time; time.sleep(20)"])
+    started = time.monotonic()
+    desc, events = run(aws, {
+        "Both": {"Type": "Parallel", "End": True, "Branches": [
+            {"StartAt": "Run", "States": {"Run": {
+                "Type": "Task", "Resource": "arn:aws:states:::ecs:runTask.sync", "End": True,
+                "Arguments": {"Cluster": "c", "TaskDefinition": td, "LaunchType": "FARGATE",
+                              "NetworkConfiguration": _network(aws)}}}},
+            {"StartAt": "Pause", "States": {
+                "Pause": {"Type": "Wait", "Seconds": 1, "Next": "Fail"},
+                "Fail": {"Type": "Fail", "Error": "Sibling.Failed", "Cause": "the other branch"}}},
+        ]}}, "Both")
+    assert desc["status"] == "FAILED" and desc["error"] == "Sibling.Failed", desc
+    assert time.monotonic() - started < 15, "the Parallel waited for the cancelled task"
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+        StateTaskServiceCallback,
+    )
+    # what the stopped frame hands the token wait: the task's output instead of a number of seconds
+    assert StateTaskServiceCallback._wait_for_task_token_timeout(None, {"Tasks": []}, None) is None
+
+
 # ---------------------------------------------------------------------------------------- Lambda
 
 

@@ -184,6 +184,7 @@ def apply() -> None:
     _patch_ecs_sync()
     _patch_fault_injection()
     _patch_branch_errors()
+    _patch_cancelled_sync_wait()
 
 
 def _patch_jsonata() -> None:
@@ -444,3 +445,22 @@ def _patch_branch_errors() -> None:
         ErrorName.__init__(self, error_name=error_name)
 
     cen.CustomErrorName.__init__ = __init__
+
+
+def _patch_cancelled_sync_wait() -> None:
+    """When a Parallel branch is cancelled (a sibling failed) while one of its ``.sync`` tasks is
+    being scheduled, moto's evaluator skips the TimeoutSeconds evaluation of the stopped frame and
+    pops the task's output in its place; the token-wait thread then crashed comparing a dict with 0.
+    The branch is being torn down either way: treat it as "no callback" instead of a traceback."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as cb,
+    )
+
+    original = cb.StateTaskServiceCallback._wait_for_task_token_timeout
+
+    def _wait_for_task_token_timeout(self, timeout_seconds, callback_endpoint):
+        if not isinstance(timeout_seconds, int | float):
+            return None
+        return original(self, timeout_seconds, callback_endpoint)
+
+    cb.StateTaskServiceCallback._wait_for_task_token_timeout = _wait_for_task_token_timeout
