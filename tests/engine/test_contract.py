@@ -184,10 +184,10 @@ def test_running_task_is_running_while_its_process_lives(aws):
     assert described["containers"][0]["exitCode"] == -15  # SIGTERM, as docker reports 143
 
 
-def test_a_sync_task_in_a_cancelled_branch_ends_with_its_sibling_failure(aws):
+def test_a_sync_task_in_a_cancelled_branch_is_stopped_and_the_sibling_failure_wins(aws):
     """A sibling branch fails while a runTask.sync is in flight: the Parallel fails with the sibling's
-    error, promptly, and the cancelled branch's token wait does not crash (moto popped the task's
-    output in place of its skipped TimeoutSeconds when the frame was stopped)."""
+    error, promptly; the cancelled state's ECS task is stopped; and the cancelled branch's token wait
+    does not crash (moto popped the task's output in place of its skipped TimeoutSeconds)."""
     aws.client("ecs").create_cluster(clusterName="c")
     td = _task_definition(aws, "long", ["python", "-c", "import time; time.sleep(20)"])
     started = time.monotonic()
@@ -203,6 +203,17 @@ def test_a_sync_task_in_a_cancelled_branch_ends_with_its_sibling_failure(aws):
         ]}}, "Both")
     assert desc["status"] == "FAILED" and desc["error"] == "Sibling.Failed", desc
     assert time.monotonic() - started < 15, "the Parallel waited for the cancelled task"
+    # Step Functions stops the aborted state's task (what ecs:StopTask in the .sync policy is for)
+    ecs = aws.client("ecs")
+    stopped = time.monotonic() + 10
+    while True:
+        tasks = ecs.describe_tasks(cluster="c", tasks=ecs.list_tasks(cluster="c", desiredStatus="STOPPED")["taskArns"]
+                                   + ecs.list_tasks(cluster="c")["taskArns"])["tasks"]
+        if tasks and all(t["lastStatus"] == "STOPPED" for t in tasks) or time.monotonic() > stopped:
+            break
+        time.sleep(0.2)
+    assert [(t["lastStatus"], t.get("stoppedReason")) for t in tasks] == [
+        ("STOPPED", "Step Functions: the state was aborted")]
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
         StateTaskServiceCallback,
     )

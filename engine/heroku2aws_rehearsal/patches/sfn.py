@@ -367,6 +367,7 @@ def _patch_ecs_sync() -> None:
     original_resolver = cls._build_sync_resolver
 
     def _build_sync_resolver(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+        submitted = env.stack[-1] if env.stack and isinstance(env.stack[-1], dict) else {}
         inner = original_resolver(self, env, resource_runtime_part, normalised_parameters, state_credentials)
 
         def resolver():
@@ -380,7 +381,29 @@ def _patch_ecs_sync() -> None:
                 raise EcsTaskFailed(task)
             return task
 
+        task = (submitted.get("Tasks") or [{}])[0]
+        resolver.stop_on_abort = (resource_runtime_part.region, state_credentials,
+                                  task.get("ClusterArn"), task.get("TaskArn"))
         return resolver
+
+    original_eval_sync = cls._eval_sync
+
+    def _eval_sync(self, env, sync_resolver, timeout_seconds, callback_endpoint, heartbeat_endpoint):
+        """A .sync state that is aborted (its Parallel branch cancelled, its execution stopped) has its
+        ECS task stopped, as Step Functions does (the reason its .sync policy carries ecs:StopTask);
+        moto only stopped polling and left the task running."""
+        outcome = original_eval_sync(self, env, sync_resolver, timeout_seconds, callback_endpoint, heartbeat_endpoint)
+        target = getattr(sync_resolver, "stop_on_abort", None)
+        if outcome is None and not env.is_running() and target and target[3]:
+            from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+
+            region, credentials, cluster, task_arn = target
+            try:
+                boto_client_for(service="ecs", region=region, state_credentials=credentials).stop_task(
+                    cluster=cluster, task=task_arn, reason="Step Functions: the state was aborted")
+            except Exception as exc:  # best effort, as on AWS
+                LOG.warning("could not stop the aborted state's task %s: %s", task_arn, exc)
+        return outcome
 
     original_from_error = cls._from_error
 
@@ -397,6 +420,7 @@ def _patch_ecs_sync() -> None:
         return original_from_error(self, env, ex)
 
     cls._build_sync_resolver = _build_sync_resolver
+    cls._eval_sync = _eval_sync
     cls._from_error = _from_error
 
 
