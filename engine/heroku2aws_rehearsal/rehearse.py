@@ -119,7 +119,8 @@ def build_report(world: World, desc: dict, hist: History, wall: float, before: d
 class LiveView:
     """What the console's graph view shows: each state as it is entered, succeeds or fails."""
 
-    ICON = {"RUNNING": "[yellow]…[/]", "SUCCEEDED": "[green]✓[/]", "FAILED": "[red]✗[/]", "CAUGHT": "[magenta]↯[/]"}
+    ICON = {"RUNNING": "[yellow]…[/]", "SUCCEEDED": "[green]✓[/]", "FAILED": "[red]✗[/]", "CAUGHT": "[magenta]↯[/]",
+            "ABORTED": "[dim]⊘[/]"}
 
     def __init__(self, console) -> None:
         from rich.live import Live
@@ -157,7 +158,11 @@ class LiveView:
         if len(hist.states) > 40:
             table.add_row("", f"[dim]… {len(hist.states) - 40} earlier states[/]", "", "")
         for s in rows:
-            table.add_row(self.ICON.get(s.status, s.status), s.name, f"{s.seconds:.2f}", s.error or "")
+            depth = sum(1 for _ in s.ancestors()) - 1  # states inside a Parallel branch or Map iteration
+            note = s.error or ("cancelled with its branch" if s.status == "ABORTED" else "")
+            if not note and s.retried:
+                note = f"[dim]retried after {', '.join(s.retried)}[/]"
+            table.add_row(self.ICON.get(s.status, s.status), "  " * depth + s.name, f"{s.seconds:.2f}", note)
         self.live.update(table)
 
 

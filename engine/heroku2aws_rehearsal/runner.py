@@ -17,13 +17,23 @@ class StateRun:
     name: str
     entered: datetime
     exited: datetime | None = None
-    status: str = "RUNNING"  # RUNNING | SUCCEEDED | FAILED | CAUGHT
+    status: str = "RUNNING"  # RUNNING | SUCCEEDED | FAILED | CAUGHT | ABORTED
     error: str | None = None
+    kind: str = ""  # the state type: Task, Parallel, Map, Choice, ...
+    parent: StateRun | None = field(default=None, repr=False)
+    retried: list[str] = field(default_factory=list)  # errors a Retry recovered from
+    failed_at: datetime | None = None
 
     @property
     def seconds(self) -> float | None:
-        end = self.exited or datetime.now(UTC)
+        end = self.exited or self.failed_at or datetime.now(UTC)
         return round((end - self.entered).total_seconds(), 3)
+
+    def ancestors(self):
+        run = self
+        while run is not None:
+            yield run
+            run = run.parent
 
 
 @dataclass
@@ -36,38 +46,96 @@ class History:
         return sum(1 for e in self.events if e["type"].endswith("StateEntered"))
 
 
+_SCHEDULED = ("TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled")
+_ENDED = ("Failed", "TimedOut", "Aborted")
+
+
+def _kind(event_type: str) -> str:
+    for suffix in ("StateEntered", "StateExited"):
+        if event_type.endswith(suffix):
+            return event_type[: -len(suffix)]
+    return ""
+
+
 def fold(events: list[dict]) -> list[StateRun]:
-    """History events -> one row per state entry (nested Map/Parallel states included)."""
+    """History events -> one row per state entry (nested Map/Parallel states included).
+
+    Each event is attributed to its state by following ``previousEventId``, as the console does, so
+    side-by-side branches and Map iterations of the same state are told apart, a branch's failure
+    lands on its own state, and the states of a branch cancelled by its sibling's failure end
+    ABORTED rather than running forever. Events without ids fall back to names and order.
+    """
     runs: list[StateRun] = []
-    # Map iterations run the same states side by side: every open entry of a name is kept (oldest first)
+    owner: dict[Any, StateRun] = {}  # event id -> the state it belongs to
     open_by_name: dict[str, list[StateRun]] = {}
     last_open: StateRun | None = None
+
+    def close(run: StateRun, at, status: str) -> None:
+        run.exited, run.status = at, status
+        if run in open_by_name.get(run.name, []):
+            open_by_name[run.name].remove(run)
+
+    def abort_inside(container: StateRun, at) -> None:
+        for r in runs:
+            if r.exited is None and r is not container and container in r.ancestors():
+                close(r, at, "FAILED" if r.status == "FAILED" else "ABORTED")
+
     for e in events:
         t = e["type"]
+        prev = owner.get(e.get("previousEventId"))
+        kind = "Parallel" if t.startswith("Parallel") else "Map" if t.startswith("Map") else None
+        if kind and prev is not None:  # a container's own event: the container itself, not the branch state before it
+            start = prev if prev.exited is None else prev.parent
+            prev = next((r for r in (start.ancestors() if start else ()) if r.kind == kind), prev)
         if t.endswith("StateEntered"):
             name = e["stateEnteredEventDetails"]["name"]
-            run = StateRun(name=name, entered=e["timestamp"])
+            # after a container's start event its child; after a state's exit that state's sibling
+            parent = None if prev is None else prev if prev.exited is None and prev.kind in ("Parallel", "Map") \
+                else prev.parent
+            run = StateRun(name=name, entered=e["timestamp"], kind=_kind(t), parent=parent)
             runs.append(run)
             open_by_name.setdefault(name, []).append(run)
+            owner[e.get("id")] = run
             last_open = run
-        elif t.endswith("StateExited"):
+            continue
+        if t.endswith("StateExited"):
             name = e["stateExitedEventDetails"]["name"]
-            pending = open_by_name.get(name) or []
-            if pending:
-                closed = pending.pop(0)
-                closed.exited = e["timestamp"]
-                closed.status = "CAUGHT" if closed.error else "SUCCEEDED"
-        elif t.endswith("Failed") or t.endswith("TimedOut") or t.endswith("Aborted"):
+            run = prev if prev is not None and prev.name == name and prev.exited is None else \
+                next(iter(open_by_name.get(name) or []), None)
+            if run is not None:
+                if run.kind in ("Parallel", "Map"):
+                    abort_inside(run, e["timestamp"])
+                close(run, e["timestamp"], "CAUGHT" if run.error else "SUCCEEDED")
+                owner[e.get("id")] = run
+            continue
+        run = prev if prev is not None else (last_open if last_open and last_open.exited is None else None)
+        if run is None or run.status == "ABORTED":  # a cancelled branch's last words change nothing
+            continue
+        owner[e.get("id")] = run
+        if t in _SCHEDULED and run.error:  # a Retry: the state is trying again
+            run.retried.append(run.error)
+            run.error, run.status, run.failed_at = None, "RUNNING", None
+        elif t.startswith("Execution") and t.endswith(_ENDED):
             details = next((v for k, v in e.items() if k.endswith("EventDetails")), {}) or {}
-            target = last_open if last_open and last_open.exited is None else None
-            if target is not None:
-                target.error = details.get("error") or t
-                if t == "ExecutionFailed" or t.startswith("Execution"):
-                    continue
-                target.status = "FAILED"
+            if run.exited is None:
+                run.error = run.error or details.get("error") or t
+                run.status, run.failed_at = "FAILED", run.failed_at or e["timestamp"]
+        elif t.endswith(_ENDED):
+            details = next((v for k, v in e.items() if k.endswith("EventDetails")), {}) or {}
+            child_error = None
+            if kind and e.get("previousEventId") in owner:
+                child_error = owner[e["previousEventId"]].error
+            run.error = details.get("error") or child_error or run.error or t
+            run.status, run.failed_at = "FAILED", e["timestamp"]
+            if kind:
+                abort_inside(run, e["timestamp"])
+    ended = next((e for e in reversed(events) if e["type"].startswith("Execution") and e["type"] != "ExecutionStarted"),
+                 None)
     for run in runs:
         if run.exited is None and run.error:
             run.status = "FAILED"
+        elif run.exited is None and ended is not None:
+            close(run, ended["timestamp"], "ABORTED")
     return runs
 
 
