@@ -159,3 +159,31 @@ def test_given_an_unreachable_target_when_verified_then_the_error_has_no_passwor
     with pytest.raises(DatabaseError) as err:
         _verify(world, context, target__postgres_secret_arn=arn)
     _assert_clean(str(err.value), world)
+
+
+def _drained(world: dict, context) -> dict:
+    return load_handler("verify_data")({"input": world["input"], "execution_id": EXECUTION_ID,
+                                        "check": "cdc-drained"}, context)
+
+
+def test_given_change_capture_still_behind_when_asked_then_not_drained_until_the_target_catches_up(world, context):
+    # The write freeze is on; CDC has yet to apply the source's last writes to the target.
+    world["spg"].sql(world["db"], "UPDATE orders SET total = total + 1 WHERE id <= 3; DELETE FROM orders WHERE id = 200")
+    world["tr"].client(0).flushall()  # Redis is not CDC's business: it must not count
+    behind = _drained(world, context)
+    assert behind == {"drained": False, "tables": 2, "rows": 250,
+                      "mismatched": ["public.orders"], "mismatched_count": 1}
+    # when the last changes arrive on the target,
+    world["tpg"].sql(world["db"], "UPDATE orders SET total = total + 1 WHERE id <= 3; DELETE FROM orders WHERE id = 200")
+    # then it is drained, and sequences (which DMS never carries) are neither compared nor moved.
+    world["tpg"].sql(world["db"], "SELECT setval('invoice_numbers', 1000, false)")
+    assert _drained(world, context) == {"drained": True, "tables": 2, "rows": 249, "mismatched": [],
+                                        "mismatched_count": 0}
+    assert world["tpg"].sql(world["db"], "SELECT last_value FROM invoice_numbers").strip() == "1000"
+
+
+def test_given_an_unknown_check_when_invoked_then_the_event_is_refused(world, context):
+    from heroku2aws.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="check"):
+        load_handler("verify_data")({"input": world["input"], "execution_id": EXECUTION_ID, "check": "guess"}, context)
