@@ -486,7 +486,10 @@ def _resources(cfg, processes: list[dict[str, Any]] | None, processes_from: str)
             {"stage": 3, "kind": "DMS target endpoint", "name": f"{ident}-target",
              "details": "RDS, credentials read by DMS from target.postgres_secret_arn", "after": "deleted in stage 7"},
             {"stage": 3, "kind": "DMS replication task", "name": ident,
-             "details": f"{migration_type}; started only inside the write freeze", "after": "deleted in stage 7"},
+             "details": f"{migration_type}; " + ("started after stage 3, while Heroku serves; stopped once the freeze "
+                                                 "has drained it" if db.strategy == "dms-cdc"
+                                                 else "started only inside the write freeze"),
+             "after": "deleted in stage 7"},
         ]
     keep = "kept" + ("" if cfg.rollback.keep_services else "; deleted on rollback")
     if processes is None:

@@ -20,13 +20,21 @@ ASL = json.loads((engine_paths.ROOT / "statemachine" / "migration.asl.json").rea
 # States on the rollback path itself: failing them is the "rollback needs a person" case, tested apart.
 ROLLBACK_STATES = {"Roll back what was created"}
 
+# dms-cdc needs a source role with REPLICATION (Heroku never grants it): the test grants it for these.
+CDC = {"overrides": {"database.strategy": "dms-cdc"}, "replication": True}
+
 # What it takes to reach states that the default rehearsal input does not: input overrides and,
 # for a Catch-routed state, an AWS error injected first to take that route.
 REACH: dict[str, dict] = {
     "Ask for approval to switch the data stores": {"overrides": {"approval.required": True,
                                                                  "timings.approval_timeout_seconds": 30}},
     "Dump and restore Postgres": {"overrides": {"database.strategy": "dump-restore"}},
-    "Stop the DMS task": {"overrides": {"database.strategy": "dms-cdc"}, "replication": True},
+    **{state: CDC for state in [
+        "Create the schema on RDS for change capture", "Start DMS with change capture", "Check the DMS initial load",
+        "Add indexes and constraints for change capture", "Check the DMS change capture",
+        "Compare the databases while CDC drains", "Stop the DMS task"]},
+    "Reload DMS with change capture": {**CDC, "before": [("Start DMS with change capture", 0,
+                                                          "DatabaseMigration.InvalidResourceStateException")]},
     "Reload the DMS replication task": {"before": [("Start the DMS replication task", 0,
                                                     "DatabaseMigration.InvalidResourceStateException")]},
     "Update the service": {"setup": "existing web service"},

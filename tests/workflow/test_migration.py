@@ -66,6 +66,61 @@ def test_dump_restore_strategy_migrates_too(world, rehearse):
     assert report["leftovers"] == []
 
 
+def _write_while_heroku_serves(world, after_state: str, statements: list[str], done: dict, deadline: float = 120) -> None:
+    """Play the app on Heroku: once ``after_state`` has run, write to the source (as live traffic does
+    until the freeze), and record when, so the test can tell what change capture had to carry."""
+    from heroku2aws_rehearsal.runner import history
+
+    sfn = world.aws.client("stepfunctions")
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        for ex in sfn.list_executions(stateMachineArn=world.ids["state_machine_arn"], statusFilter="RUNNING")["executions"]:
+            states = history(sfn, ex["executionArn"]).states
+            if any(s.name == after_state and s.status == "SUCCEEDED" for s in states):
+                if any(s.name == "Freeze writes on Heroku" for s in states):
+                    done["too_late"] = True
+                    return
+                world.source_pg.sql("app", "; ".join(statements))
+                done["written"] = True
+                return
+        time.sleep(0.1)
+
+
+def test_dms_cdc_loads_before_the_freeze_and_the_freeze_only_drains_the_last_changes(world, rehearse):
+    import threading
+
+    from heroku2aws_rehearsal.runner import history
+
+    # Given a source role with REPLICATION (never on Heroku Postgres, but on a self-managed source),
+    world.source_pg.sql("postgres", "ALTER ROLE app REPLICATION")
+    writes = ["INSERT INTO jobs_done (job, worker) VALUES ('{\"kind\": \"written-during-cdc\"}', 'heroku')",
+              "UPDATE customers SET email = 'changed-during-cdc@example.com' WHERE id = 7",
+              "INSERT INTO page_views (viewed_at, path) VALUES (now(), '/written-during-cdc')"]
+    done: dict = {}
+    writer = threading.Thread(target=_write_while_heroku_serves, daemon=True,
+                              args=(world, "Add indexes and constraints for change capture", writes, done))
+    try:
+        writer.start()
+        # when the migration runs with dms-cdc, and the app keeps writing on Heroku after RDS is loaded,
+        report = rehearse(overrides={"database.strategy": "dms-cdc"})
+        writer.join(5)
+    finally:
+        world.source_pg.sql("postgres", "ALTER ROLE app NOREPLICATION")
+    assert report["status"] == "SUCCEEDED", (report["error"], report["cause"])
+    assert done == {"written": True}, done
+    # then RDS was loaded and capturing changes before the freeze, and the freeze only waited for the drain,
+    names = [s.name for s in history(world.aws.client("stepfunctions"), report["execution_arn"]).states]
+    assert names.index("Start DMS with change capture") < names.index("Freeze writes on Heroku") \
+        < names.index("Compare the databases while CDC drains") < names.index("Stop the DMS task")
+    assert "Start the DMS replication task" not in names and "Add indexes and constraints on RDS" not in names
+    # and the writes made after the load reached RDS through change capture, verified table by table.
+    assert report["verification"]["postgres"]["match"] is True
+    assert world.target_pg.sql("app", "SELECT count(*) FROM jobs_done WHERE job->>'kind' = 'written-during-cdc'").strip() == "1"
+    assert world.target_pg.sql("app", "SELECT email FROM customers WHERE id = 7").strip() == "changed-during-cdc@example.com"
+    assert world.target_pg.sql("app", "SELECT count(*) FROM page_views WHERE path = '/written-during-cdc'").strip() == "1"
+    assert report["traffic"] == {"aws": 100, "heroku": 0} and report["leftovers"] == []
+
+
 def _approve(world, answer: dict | None, deadline: float = 60) -> None:
     """Play the approver: wait for the approval message on the topic, answer with its task token."""
     from heroku2aws_rehearsal.patches.local import PUBLISHED
