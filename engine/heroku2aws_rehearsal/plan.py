@@ -538,7 +538,9 @@ def _stages(cfg, processes: list[dict[str, Any]] | None, processes_from: str) ->
             f"in parallel: config vars into heroku2aws/{app}/config; "
             + ("DMS set up (subnet group, instance, endpoints, connection tests, task); " if db.strategy != "dump-restore"
                else "no DMS (dump-restore); ")
-            + f"ECS services for the process types ({types}), pointed at the Heroku data stores; wait until stable and healthy")},
+            + f"ECS services for the process types ({types}), pointed at the Heroku data stores; wait until stable and healthy"
+            + ("; then (dms-cdc) RDS gets the schema, DMS loads it and keeps applying Heroku's changes, indexes and "
+               "constraints added after the load" if db.strategy == "dms-cdc" else ""))},
         {"stage": 4, "name": "Shift traffic", "does": (
             f"weighted CNAMEs, AWS {steps}; after each step wait for INSYNC, bake {cfg.timings.bake_seconds} s, "
             f"health gate (targets healthy, ALB 5xx rate ≤ {cfg.traffic.max_5xx_rate:.2%}, "

@@ -105,6 +105,18 @@ def test_dump_restore_creates_no_dms_and_costs_fewer_transitions():
     assert dump["estimates"]["state_transitions"] < full["estimates"]["state_transitions"]
 
 
+def test_dms_cdc_says_the_load_and_change_capture_run_before_the_freeze():
+    asl = json.loads((ROOT / "statemachine" / "migration.asl.json").read_text())
+    cdc = make_plan(validate(changed(database__strategy="dms-cdc")), asl)
+    full = make_plan(validate(PRODUCTION), asl)
+    task = next(r for r in cdc["resources"] if r["kind"] == "DMS replication task")
+    assert "full-load-and-cdc" in task["details"] and "while Heroku serves" in task["details"]
+    assert "inside the write freeze" in next(r for r in full["resources"] if r["kind"] == "DMS replication task")["details"]
+    prepare = next(s for s in cdc["stages"] if s["stage"] == 3)["does"]
+    assert "keeps applying Heroku's changes" in prepare
+    assert "keeps applying" not in next(s for s in full["stages"] if s["stage"] == 3)["does"]
+
+
 def test_no_approval_no_procfile(tmp_path, capsys):
     doc = changed(approval__required=False, ecs__procfile=None)
     rc, out, _ = plan(capsys, "--input", str(write(tmp_path, doc)), "--json")
