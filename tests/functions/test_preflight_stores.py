@@ -108,3 +108,19 @@ def test_given_sizes_when_estimated_then_durations_follow_the_stated_assumptions
     dump = estimate("dump-restore", 10 * gib, 0, 0, jobs=4)
     assert dump.postgres_copy_seconds == 320   # 4 jobs at 8 MB/s
     assert full.assumptions["dms_full_load_mb_per_s"] == 10.0
+
+
+def test_given_a_database_whose_verification_may_not_fit_the_function_then_preflight_warns():
+    from heroku2aws.preflight import VERIFY_FUNCTION_SECONDS, verify_budget_warning
+
+    gib = 1024 ** 3
+    assert verify_budget_warning(10 * gib, estimate("dms-full-load", 10 * gib, 0, 0, jobs=4)) is None  # ~205 s
+    warning = verify_budget_warning(60 * gib, estimate("dms-full-load", 60 * gib, 0, 0, jobs=4))  # ~1229 s
+    assert warning is not None and "60 GiB" in warning and f"{VERIFY_FUNCTION_SECONDS} s limit" in warning
+
+
+def test_the_verify_budget_is_the_verify_functions_timeout_in_the_template():
+    from heroku2aws.preflight import VERIFY_FUNCTION_SECONDS
+    from heroku2aws_rehearsal.deploy import load_template
+
+    assert load_template()["Resources"]["VerifyDataFunction"]["Properties"]["Timeout"] == VERIFY_FUNCTION_SECONDS

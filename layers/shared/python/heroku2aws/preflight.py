@@ -98,6 +98,8 @@ REDIS_KEYS_PER_S = 5000.0
 REDIS_MB_PER_S = 20.0
 #: Parity checks (row counts and checksums) read both databases.
 VERIFY_MB_PER_S = 50.0
+#: The verify function's Timeout in template.yaml (Lambda's maximum): verification must fit in it.
+VERIFY_FUNCTION_SECONDS = 900
 #: Maintenance on, services paused, secrets flipped, redeploy, health check.
 SWITCH_OVERHEAD_SECONDS = 300
 #: Below this many free connections on the source, warn: the ECS services open their own pools.
@@ -415,6 +417,15 @@ def estimate(strategy: str, database_bytes: int, redis_bytes: int, redis_keys: i
                      assumptions=dict(ASSUMPTIONS))
 
 
+def verify_budget_warning(database_bytes: int, estimates: Estimates) -> str | None:
+    """A warning when verification may not fit in the verify function's time limit (80 % of it)."""
+    if estimates.verify_seconds <= 0.8 * VERIFY_FUNCTION_SECONDS:
+        return None
+    return (f"verifying {database_bytes / 1024 ** 3:.0f} GiB is estimated at {estimates.verify_seconds} s (at "
+            f"{VERIFY_MB_PER_S:.0f} MB/s), near the verify function's {VERIFY_FUNCTION_SECONDS} s limit: if it times "
+            "out the migration rolls back after the copy; measure `heroku2aws pg-verify` against a restored copy first")
+
+
 # ------------------------------------------------------------------------------ processes
 
 
@@ -581,6 +592,10 @@ def run_preflight(cfg: ExecutionInput, *, heroku=None, route53=None) -> Prefligh
     from .postgres.mappings import dms_table_mappings
 
     source_doc = source.compact().model_dump(mode="json", exclude={"available_extensions"})
+    estimates = estimate(cfg.database.strategy, source.size_bytes, src_r.used_memory if src_r else 0,
+                         src_r.keys if src_r else 0, cfg.database.dump_restore_jobs)
+    if (warning := verify_budget_warning(source.size_bytes, estimates)) is not None:
+        f.warn(warning)
     plan = PreflightPlan(
         app=app,
         strategy=cfg.database.strategy,
@@ -592,8 +607,7 @@ def run_preflight(cfg: ExecutionInput, *, heroku=None, route53=None) -> Prefligh
         target={"postgres_empty": target.empty, "redis_empty": (tgt_r.keys == 0) if tgt_r else True},
         dns=dns,
         processes=processes,
-        estimates=estimate(cfg.database.strategy, source.size_bytes, src_r.used_memory if src_r else 0,
-                           src_r.keys if src_r else 0, cfg.database.dump_restore_jobs),
+        estimates=estimates,
         warnings=f.warnings,
     )
     log.info("preflight passed", extra={"strategy": plan.strategy, "warnings": plan.warnings,
