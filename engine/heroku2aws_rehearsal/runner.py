@@ -115,6 +115,11 @@ def fold(events: list[dict]) -> list[StateRun]:
         if t in _SCHEDULED and run.error:  # a Retry: the state is trying again
             run.retried.append(run.error)
             run.error, run.status, run.failed_at = None, "RUNNING", None
+        elif t.endswith("StateAborted"):  # AWS's word for a state its cancelled branch or stopped execution ended
+            if run.kind in ("Parallel", "Map"):
+                abort_inside(run, e["timestamp"])
+            if run.exited is None:
+                close(run, e["timestamp"], "FAILED" if run.status == "FAILED" else "ABORTED")
         elif t.startswith("Execution") and t.endswith(_ENDED):
             details = next((v for k, v in e.items() if k.endswith("EventDetails")), {}) or {}
             if run.exited is None:

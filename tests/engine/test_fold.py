@@ -117,3 +117,19 @@ def test_the_fail_state_carries_the_execution_error_and_its_time_stops_there():
     assert (runs[-1].name, runs[-1].status, runs[-1].error, runs[-1].seconds) == (
         "Migration rolled back", "FAILED", "MigrationRolledBack", 1.0)
     assert runs[-2].status == "ABORTED"  # the rollback task the history never closed, once the execution ended
+
+
+def test_aws_aborted_events_end_the_states_of_a_cancelled_branch_as_aborted():
+    """On AWS the cancelled branch's running state gets a TaskStateAborted event of its own."""
+    h = Events()
+    p = h.add("ParallelStateEntered", 1, "Copy the data")
+    ps = h.add("ParallelStateStarted", p)
+    dump = h.add("TaskStateEntered", ps, "Dump and restore Postgres")
+    started = h.add("TaskStarted", h.add("TaskScheduled", dump))
+    redis = h.add("TaskStateEntered", ps, "Restore Redis into ElastiCache")
+    failed = h.add("TaskFailed", h.add("TaskStarted", h.add("TaskScheduled", redis)), error="States.TaskFailed")
+    h.add("TaskStateAborted", started)
+    h.add("ParallelStateExited", h.add("ParallelStateFailed", failed), "Copy the data")
+    assert rows(h.events) == [(0, "Copy the data", "CAUGHT", "States.TaskFailed"),
+                              (1, "Dump and restore Postgres", "ABORTED", None),
+                              (1, "Restore Redis into ElastiCache", "FAILED", "States.TaskFailed")]

@@ -80,6 +80,10 @@ def corpus(base: dict) -> list[tuple[str, object, str]]:
     return cases
 
 
+# The corpus runs once per worker that needs it (a minute of executions): keep its tests on one worker.
+CORPUS = pytest.mark.xdist_group("bad_input_corpus")
+
+
 @pytest.fixture(scope="module")
 def corpus_runs(rehearsal_world):
     """Start every case at once (executions run concurrently), then collect them."""
@@ -109,6 +113,7 @@ def test_the_corpus_is_large(rehearsal_world):
     assert len(corpus(rehearsal_world.execution_input())) >= 50
 
 
+@CORPUS
 def test_every_bad_input_ends_in_invalid_input_naming_the_problem(corpus_runs):
     results, _, _ = corpus_runs
     wrong = {}
@@ -118,6 +123,7 @@ def test_every_bad_input_ends_in_invalid_input_naming_the_problem(corpus_runs):
     assert not wrong, json.dumps(wrong, indent=1)
 
 
+@CORPUS
 def test_no_pasted_secret_is_echoed_in_the_error(corpus_runs):
     results, _, _ = corpus_runs
     for case_id, (desc, _, _) in results.items():
@@ -126,6 +132,7 @@ def test_no_pasted_secret_is_echoed_in_the_error(corpus_runs):
             assert "hunter2hunter2" not in (desc.get("cause") or "") and "p4ssw0rdp4ssw0rd" not in (desc.get("cause") or "")
 
 
+@CORPUS
 def test_bad_input_creates_nothing(corpus_runs):
     _, before, after = corpus_runs
     assert after == before
