@@ -349,3 +349,17 @@ def test_dms_full_load_moves_every_row(aws):
         # A second start-replication is refused, as AWS refuses it; reload-target is the way.
         with pytest.raises(dms.exceptions.InvalidResourceStateFault):
             dms.start_replication_task(ReplicationTaskArn=task, StartReplicationTaskType="start-replication")
+
+
+def test_jsonata_variables_reach_the_expression_as_they_were_assigned(aws):
+    """Variables travel to JSONata as bindings (not re-parsed source): values with quotes, control
+    characters and nesting arrive intact, a later Assign wins, and whole numbers stay integers."""
+    tricky = 'a "quoted" \x1e\x1f; value := $x'
+    desc, _ = run(aws, {
+        "First": {"Type": "Pass", "Assign": {"v": "{% $states.input.tricky %}", "n": 1}, "Next": "Second"},
+        "Second": {"Type": "Pass", "Assign": {"n": "{% $n + 41 %}", "doc": {"deep": ["{% $v %}", 2.5]}},
+                   "Next": "Third"},
+        "Third": {"Type": "Pass", "Output": "{% {'v': $v, 'n': $n, 'doc': $doc, 'len': $length($v)} %}",
+                  "End": True}}, "First", payload={"tricky": tricky})
+    assert desc["status"] == "SUCCEEDED", desc
+    assert json.loads(desc["output"]) == {"v": tricky, "n": 42, "doc": {"deep": [tricky, 2.5]}, "len": len(tricky)}
