@@ -535,7 +535,7 @@ def _stages(cfg, processes: list[dict[str, Any]] | None, processes_from: str) ->
         {"stage": 2, "name": "Preflight", "does": "Heroku app, config vars, formation; source Postgres and Redis; "
                                                    "targets reachable and empty; hosted zone and record. Changes nothing."},
         {"stage": 3, "name": "Prepare the AWS side", "does": (
-            f"in parallel: config vars into heroku2aws/{app}/config; "
+            f"config vars into heroku2aws/{app}/config; then in parallel: "
             + ("DMS set up (subnet group, instance, endpoints, connection tests, task); " if db.strategy != "dump-restore"
                else "no DMS (dump-restore); ")
             + f"ECS services for the process types ({types}), pointed at the Heroku data stores; wait until stable and healthy"

@@ -16,7 +16,7 @@ def heroku_app(world) -> dict:
 def assert_rolled_back(world, report: dict, heroku_before: dict, error: str = "MigrationRolledBack") -> None:
     assert report["status"] == "FAILED", report
     assert report["error"] == error, report
-    assert report["traffic"] == {"aws": 0, "heroku": 100}
-    assert report["leftovers"] == []
+    assert report["traffic"] == {"aws": 0, "heroku": 100}, report["traffic"]
+    assert report["leftovers"] == [], report["leftovers"]
     assert report["source_intact"] is True
-    assert heroku_app(world) == heroku_before
+    assert heroku_app(world) == heroku_before, (heroku_app(world), heroku_before)
