@@ -29,6 +29,10 @@ class StateRun:
         end = self.exited or self.failed_at or datetime.now(UTC)
         return round((end - self.entered).total_seconds(), 3)
 
+    @property
+    def is_container(self) -> bool:
+        return self.kind in _CONTAINERS
+
     def ancestors(self):
         run = self
         while run is not None:
@@ -46,6 +50,7 @@ class History:
         return sum(1 for e in self.events if e["type"].endswith("StateEntered"))
 
 
+_CONTAINERS = ("Parallel", "Map")
 _SCHEDULED = ("TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled")
 _ENDED = ("Failed", "TimedOut", "Aborted")
 
@@ -75,23 +80,26 @@ def fold(events: list[dict]) -> list[StateRun]:
         if run in open_by_name.get(run.name, []):
             open_by_name[run.name].remove(run)
 
+    def end_cancelled(run: StateRun, at) -> None:
+        """A state its branch or execution ended: a failure stays one, anything else was aborted."""
+        close(run, at, "FAILED" if run.status == "FAILED" else "ABORTED")
+
     def abort_inside(container: StateRun, at) -> None:
         for r in runs:
             if r.exited is None and r is not container and container in r.ancestors():
-                close(r, at, "FAILED" if r.status == "FAILED" else "ABORTED")
+                end_cancelled(r, at)
 
     for e in events:
         t = e["type"]
         prev = owner.get(e.get("previousEventId"))
-        kind = "Parallel" if t.startswith("Parallel") else "Map" if t.startswith("Map") else None
+        kind = next((c for c in _CONTAINERS if t.startswith(c)), None)
         if kind and prev is not None:  # a container's own event: the container itself, not the branch state before it
             start = prev if prev.exited is None else prev.parent
             prev = next((r for r in (start.ancestors() if start else ()) if r.kind == kind), prev)
         if t.endswith("StateEntered"):
             name = e["stateEnteredEventDetails"]["name"]
             # after a container's start event its child; after a state's exit that state's sibling
-            parent = None if prev is None else prev if prev.exited is None and prev.kind in ("Parallel", "Map") \
-                else prev.parent
+            parent = None if prev is None else prev if prev.exited is None and prev.is_container else prev.parent
             run = StateRun(name=name, entered=e["timestamp"], kind=_kind(t), parent=parent)
             runs.append(run)
             open_by_name.setdefault(name, []).append(run)
@@ -103,7 +111,7 @@ def fold(events: list[dict]) -> list[StateRun]:
             run = prev if prev is not None and prev.name == name and prev.exited is None else \
                 next(iter(open_by_name.get(name) or []), None)
             if run is not None:
-                if run.kind in ("Parallel", "Map"):
+                if run.is_container:
                     abort_inside(run, e["timestamp"])
                 close(run, e["timestamp"], "CAUGHT" if run.error else "SUCCEEDED")
                 owner[e.get("id")] = run
@@ -112,21 +120,20 @@ def fold(events: list[dict]) -> list[StateRun]:
         if run is None or run.status == "ABORTED":  # a cancelled branch's last words change nothing
             continue
         owner[e.get("id")] = run
+        details = next((v for k, v in e.items() if k.endswith("EventDetails")), None) or {}
         if t in _SCHEDULED and run.error:  # a Retry: the state is trying again
             run.retried.append(run.error)
             run.error, run.status, run.failed_at = None, "RUNNING", None
         elif t.endswith("StateAborted"):  # AWS's word for a state its cancelled branch or stopped execution ended
-            if run.kind in ("Parallel", "Map"):
+            if run.is_container:
                 abort_inside(run, e["timestamp"])
             if run.exited is None:
-                close(run, e["timestamp"], "FAILED" if run.status == "FAILED" else "ABORTED")
+                end_cancelled(run, e["timestamp"])
         elif t.startswith("Execution") and t.endswith(_ENDED):
-            details = next((v for k, v in e.items() if k.endswith("EventDetails")), {}) or {}
             if run.exited is None:
                 run.error = run.error or details.get("error") or t
                 run.status, run.failed_at = "FAILED", run.failed_at or e["timestamp"]
         elif t.endswith(_ENDED):
-            details = next((v for k, v in e.items() if k.endswith("EventDetails")), {}) or {}
             child_error = None
             if kind and e.get("previousEventId") in owner:
                 child_error = owner[e["previousEventId"]].error

@@ -72,10 +72,12 @@ def _write_while_heroku_serves(world, after_state: str, statements: list[str], d
     from heroku2aws_rehearsal.runner import history
 
     sfn = world.aws.client("stepfunctions")
+    seen: dict[str, object] = {}  # execution -> its history so far: each poll reads only the new events
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         for ex in sfn.list_executions(stateMachineArn=world.ids["state_machine_arn"], statusFilter="RUNNING")["executions"]:
-            states = history(sfn, ex["executionArn"]).states
+            seen[ex["executionArn"]] = hist = history(sfn, ex["executionArn"], previous=seen.get(ex["executionArn"]))
+            states = hist.states
             if any(s.name == after_state and s.status == "SUCCEEDED" for s in states):
                 if any(s.name == "Freeze writes on Heroku" for s in states):
                     done["too_late"] = True

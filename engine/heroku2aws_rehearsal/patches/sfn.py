@@ -200,9 +200,12 @@ def _split_declarations(expression: str) -> tuple[str, dict[str, Any]]:
     if "\x1e" not in expression:
         return expression, {}
     bindings: dict[str, Any] = {}
-    for ref, value in _DECL.findall(expression):
-        bindings[ref[1:]] = json.loads(value)  # a later declaration of the same name wins, as with :=
-    return _DECL.sub("", expression), bindings
+
+    def lift(match: re.Match) -> str:  # one pass: a later declaration of the same name wins, as with :=
+        bindings[match.group(1)[1:]] = json.loads(match.group(2))
+        return ""
+
+    return _DECL.sub(lift, expression), bindings
 
 
 def _compile(expression: str):

@@ -103,6 +103,11 @@ def _names(items: list[str], total: int | None = None, limit: int = MAX_NAMED) -
     return ", ".join(shown) + (f" and {total - len(shown)} more" if total > len(shown) else "")
 
 
+def _postgres_urls(cfg: ExecutionInput) -> tuple[str, str]:
+    return (connections.postgres_url(cfg.source.postgres_secret_arn),
+            connections.postgres_url(cfg.target.postgres_secret_arn, default_sslmode=connections.TARGET_SSLMODE))
+
+
 def cdc_drained(cfg: ExecutionInput) -> dict[str, Any]:
     """In the write freeze with ``dms-cdc``: are the target's tables the source's yet?
 
@@ -112,8 +117,7 @@ def cdc_drained(cfg: ExecutionInput) -> dict[str, Any]:
     ``{"drained": bool, "tables": int, "rows": int, "mismatched": [names], "mismatched_count": int}``
     and never raises for a mismatch: the state machine waits and asks again until its deadline.
     """
-    source_pg = connections.postgres_url(cfg.source.postgres_secret_arn)
-    target_pg = connections.postgres_url(cfg.target.postgres_secret_arn, default_sslmode=connections.TARGET_SSLMODE)
+    source_pg, target_pg = _postgres_urls(cfg)
     postgres = verify_postgres(source_pg, target_pg)
     result = {"drained": bool(postgres["match"]), "tables": postgres["tables"], "rows": postgres["rows"],
               "mismatched": postgres["mismatched"][:MAX_NAMED], "mismatched_count": postgres["mismatched_count"]}
@@ -123,8 +127,7 @@ def cdc_drained(cfg: ExecutionInput) -> dict[str, Any]:
 
 def verify_data(cfg: ExecutionInput) -> dict[str, Any]:
     """Run the three checks; see the module docstring."""
-    source_pg = connections.postgres_url(cfg.source.postgres_secret_arn)
-    target_pg = connections.postgres_url(cfg.target.postgres_secret_arn, default_sslmode=connections.TARGET_SSLMODE)
+    source_pg, target_pg = _postgres_urls(cfg)
     postgres = verify_postgres(source_pg, target_pg)
     sequences = sync_sequences(source_pg, target_pg)
     redis = None
