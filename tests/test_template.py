@@ -14,7 +14,7 @@ from heroku2aws_rehearsal.deploy import load_template, translate
 # (Service Authorization Reference: "Resource types" column empty for these actions.)
 NO_RESOURCE_LEVEL = {
     "ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions",
-    "ecs:DeregisterTaskDefinition", "ecs:ListTaskDefinitionFamilies",
+    "ecs:DeregisterTaskDefinition", "ecs:ListTaskDefinitionFamilies", "ecs:ListServices",
     "elasticloadbalancing:DescribeTargetHealth", "cloudwatch:GetMetricStatistics",
     "dms:DescribeReplicationInstances", "dms:DescribeReplicationSubnetGroups", "dms:DescribeEndpoints",
     "dms:DescribeConnections", "dms:DescribeReplicationTasks", "dms:DescribeTableStatistics",

@@ -204,7 +204,7 @@ def _order(resources: dict[str, dict]) -> list[str]:
 
 def _to_api(props: dict, service: str, operation: str) -> dict:
     """CloudFormation property names -> the boto3 operation's member names (case-insensitive match)."""
-    from .patches.sfn import operation_model
+    from .services.stepfunctions.models import operation_model
 
     shape = operation_model(service, operation).input_shape
 
@@ -276,6 +276,8 @@ def deploy(aws: EmulatedAws, stack_name: str = "heroku2aws", parameters: dict[st
                 document = {"Version": "2012-10-17", **policy["PolicyDocument"]}
                 aws.client("iam").put_role_policy(RoleName=name, PolicyName=policy["PolicyName"],
                                                   PolicyDocument=json.dumps(document))
+            for policy_arn in props.get("ManagedPolicyArns", []):
+                aws.client("iam").attach_role_policy(RoleName=name, PolicyArn=policy_arn)
             entry.update(ref=name, attrs={"Arn": role["Arn"], "RoleId": role["RoleId"]})
         elif rtype == "AWS::Lambda::LayerVersion":
             # SAM names the translated layer <LogicalId><hash>.
@@ -309,8 +311,18 @@ def deploy(aws: EmulatedAws, stack_name: str = "heroku2aws", parameters: dict[st
             name = props.get("LogGroupName") or physical(logical_id, 512)
             aws.client("logs").create_log_group(logGroupName=name)
             entry.update(ref=name, attrs={"Arn": f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{name}:*"})
+        elif rtype == "AWS::KMS::Key":
+            key = aws.client("kms").create_key(Description=props.get("Description", ""),
+                                               Policy=json.dumps(props.get("KeyPolicy", {})))["KeyMetadata"]
+            entry.update(ref=key["KeyId"], attrs={"Arn": key["Arn"], "KeyId": key["KeyId"]})
+        elif rtype == "AWS::ECR::Repository":
+            name = props.get("RepositoryName") or physical(logical_id, 256).lower()
+            repo = aws.client("ecr").create_repository(repositoryName=name)["repository"]
+            entry.update(ref=name, attrs={"Arn": repo["repositoryArn"], "RepositoryUri": repo["repositoryUri"]})
         elif rtype == "AWS::SNS::Topic":
-            arn = aws.client("sns").create_topic(Name=props.get("TopicName") or physical(logical_id, 256))["TopicArn"]
+            attributes = {"KmsMasterKeyId": props["KmsMasterKeyId"]} if props.get("KmsMasterKeyId") else {}
+            arn = aws.client("sns").create_topic(Name=props.get("TopicName") or physical(logical_id, 256),
+                                                 Attributes=attributes)["TopicArn"]
             entry.update(ref=arn, attrs={"TopicArn": arn, "TopicName": arn.rsplit(":", 1)[1]})
         elif rtype == "AWS::SNS::Subscription":
             arn = aws.client("sns").subscribe(TopicArn=props["TopicArn"], Protocol=props["Protocol"],

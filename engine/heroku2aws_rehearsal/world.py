@@ -161,7 +161,7 @@ class World:
             self.alb.stop()
             self._closers.remove(self.alb)
         self._create_account()
-        self.stack = deploy(self.aws, self.stack_name, {"AppName": APP})
+        self.stack = deploy(self.aws, self.stack_name, {"AppName": APP, "HostedZoneId": self.ids["hosted_zone_id"]})
         self.ids["state_machine_arn"] = self.stack.outputs["StateMachineArn"]
         self.ids["topic_arn"] = self.stack.outputs["NotificationTopicArn"]
         self.baseline = self.inventory()
@@ -241,9 +241,11 @@ class World:
                                      HealthCheckPath="/health", HealthCheckIntervalSeconds=10)["TargetGroups"][0]
         elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
                             DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
+        # The app's execution role, tagged for the app: the workflow may pass only roles so tagged (template.yaml).
         role = aws.client("iam").create_role(RoleName="ecsTaskExecutionRole", AssumeRolePolicyDocument=json.dumps({
             "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-                                                    "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+                                                    "Action": "sts:AssumeRole"}]}),
+            Tags=[{"Key": "heroku2aws:app", "Value": APP}])["Role"]["Arn"]
         r53 = aws.client("route53")
         zone = r53.create_hosted_zone(Name=DOMAIN, CallerReference="rehearsal")["HostedZone"]["Id"].split("/")[-1]
         r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "CREATE",

@@ -104,8 +104,25 @@ def _pg_doc(db, user, password):
     return {"host": "127.0.0.1", "port": db.port, "username": user, "password": password, "dbname": db.db}
 
 
+def _role(name: str, tags: list[dict[str, str]] | None = None) -> str:
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                    "Principal": {"Service": "ecs-tasks.amazonaws.com"}}]}
+    return boto3.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust),
+                                           Tags=tags or [])["Role"]["Arn"]
+
+
 @pytest.fixture
-def cfg(zone, app, heroku, stores, production_input) -> dict:
+def roles(moto, production_input):
+    """DMS's account roles, and the input's ECS roles tagged for the app (what the template's PassRole needs)."""
+    _role("dms-vpc-role")
+    _role("dms-cloudwatch-logs-role")
+    for arn in (production_input["ecs"]["execution_role_arn"], production_input["ecs"].get("task_role_arn")):
+        if arn:
+            _role(arn.rsplit("/", 1)[-1], [{"Key": "heroku2aws:app", "Value": APP}])
+
+
+@pytest.fixture
+def cfg(zone, app, heroku, stores, production_input, roles) -> dict:
     doc = with_changes(production_input, ecs__procfile=None)
     doc["heroku"].update(api_url=heroku.url, api_key_secret_arn=_secret("heroku-api-key", heroku.token))
     doc["source"] = {"postgres_secret_arn": _secret("source-postgres", _pg_doc(stores["source"], "app", APP_PASSWORD)),
@@ -225,7 +242,7 @@ def test_given_several_problems_when_preflight_runs_then_every_one_is_listed(cfg
     cfg_redis_down = _secret("redis-down", {"url": f"redis://:pw-redis-down@127.0.0.1:{free_port()}/0"})
     doc["target"]["redis_secret_arn"] = cfg_redis_down
     message = refusal(doc, context)
-    assert "(3 problems)" in message
+    assert "(3 problems)" in message, message
     assert "lacks REPLICATION" in message and "target Redis unreachable" in message
     assert "not in hosted zone" in message
     assert "pw-redis-down" not in message
@@ -293,3 +310,27 @@ def test_given_large_objects_and_dms_when_checked_then_refused_but_dump_restore_
     check_postgres(ExecutionInput.model_validate(with_changes(production_input, database__strategy="dump-restore")),
                    source, None, findings)
     assert findings.problems == []
+
+
+def test_given_no_dms_vpc_role_when_preflight_runs_then_refused_with_the_fix(cfg, context):
+    boto3.client("iam").delete_role(RoleName="dms-vpc-role")
+    message = refusal(cfg, context)
+    assert "IAM role dms-vpc-role is missing" in message and "CreateDmsServiceRoles=true" in message
+
+
+def test_given_dump_restore_when_dms_roles_are_missing_then_not_needed(cfg, context):
+    boto3.client("iam").delete_role(RoleName="dms-vpc-role")
+    plan = run(with_changes(cfg, database__strategy="dump-restore"), context)
+    assert plan["strategy"] == "dump-restore"
+
+
+def test_given_an_untagged_execution_role_when_preflight_runs_then_refused_with_the_tag_command(cfg, context):
+    name = cfg["ecs"]["execution_role_arn"].rsplit("/", 1)[-1]
+    boto3.client("iam").untag_role(RoleName=name, TagKeys=["heroku2aws:app"])
+    message = refusal(cfg, context)
+    assert f"aws iam tag-role --role-name {name} --tags Key=heroku2aws:app,Value={APP}" in message
+
+
+def test_given_another_zone_than_the_stack_s_when_preflight_runs_then_refused(cfg, context, monkeypatch):
+    monkeypatch.setenv("HEROKU2AWS_HOSTED_ZONE_ID", "ZOTHERZONE123")
+    assert "is not this stack's zone ZOTHERZONE123" in refusal(cfg, context)

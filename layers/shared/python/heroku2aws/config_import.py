@@ -121,7 +121,8 @@ def _token(execution_id: str, text: str) -> str:
 
 def _managed(desc: dict[str, Any], app: str) -> bool:
     tags = {t.get("Key"): t.get("Value") for t in desc.get("Tags") or []}
-    return tags.get(MANAGED_TAG) == "true" or tags.get(APP_TAG) == app
+    # The workflow's own secret only: an input secret the user tagged heroku2aws:app is never overwritten.
+    return tags.get(MANAGED_TAG) == "true" and tags.get(APP_TAG, app) == app
 
 
 def upsert_secret(name: str, content: dict[str, str], app: str, execution_id: str, sm=None) -> dict[str, Any]:

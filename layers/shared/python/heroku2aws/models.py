@@ -39,7 +39,12 @@ class _Model(BaseModel):
 
 
 class Heroku(_Model):
-    app: str = Field(pattern=r"^[a-z][a-z0-9-]{1,29}$", description="Heroku app name.")
+    # Heroku's own rule (3-30 characters, a lower-case letter first, letters, digits and dashes) narrowed to
+    # what AWS accepts in the names built from it: a DMS identifier ("h2a-<app>-...") "can't end with a hyphen
+    # or contain two consecutive hyphens" (botocore dms/2016-01-01, CreateReplicationInstance
+    # ReplicationInstanceIdentifier). So every dash is followed by a letter or digit.
+    app: str = Field(min_length=3, max_length=30, pattern=r"^[a-z](?:[a-z0-9]|-[a-z0-9])+$",
+                     description="Heroku app name (no trailing or doubled dash: DMS identifiers are built from it).")
     api_key_secret_arn: SecretArn = Field(description="Secret whose value is the Heroku API key "
                                           "(plain string or JSON {\"api_key\": ...}).")
     api_url: str = Field(default="https://api.heroku.com", pattern=r"^https?://[^\s@]+$",
@@ -86,7 +91,15 @@ class LoadBalancer(_Model):
 
 
 class Dns(_Model):
-    hosted_zone_id: str = Field(pattern=r"^(/hostedzone/)?[A-Z0-9]{1,32}$")
+    hosted_zone_id: str = Field(pattern=r"^(/hostedzone/)?[A-Z0-9]{1,32}$",
+                                description="The zone's ID; a `/hostedzone/` prefix is accepted and removed.")
+
+    @field_validator("hosted_zone_id")
+    @classmethod
+    def _bare_zone_id(cls, v: str) -> str:
+        # boto3 strips "/hostedzone/" from HostedZoneId; Step Functions' aws-sdk:route53 integration passes the
+        # value as given and Route 53 refuses it, so the normalised input carries the bare ID.
+        return v.removeprefix("/hostedzone/")
     record_name: str = Field(pattern=r"^([A-Za-z0-9_-]{1,63}\.)+[A-Za-z]{2,63}\.?$", max_length=253)
     heroku_target: str = Field(pattern=r"^[A-Za-z0-9.-]+\.herokudns\.com\.?$",
                                description="The CNAME target Heroku gave the custom domain.")

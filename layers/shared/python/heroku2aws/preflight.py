@@ -402,6 +402,54 @@ def inspect_dns(cfg: ExecutionInput, findings: Findings, route53=None) -> DnsRep
 # ------------------------------------------------------------------------------ estimates
 
 
+#: DMS's account-wide roles, by the fixed names DMS looks for ("Creating the IAM roles to use with AWS DMS",
+#: DMS user guide): without dms-vpc-role CreateReplicationSubnetGroup fails in a fresh account.
+DMS_VPC_ROLE = "dms-vpc-role"
+DMS_LOGS_ROLE = "dms-cloudwatch-logs-role"
+
+
+def _iam_code(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+def inspect_roles(cfg: ExecutionInput, findings: Findings, iam=None) -> None:
+    """DMS's account roles (DMS strategies) and the tag the workflow needs on the app's ECS roles.
+
+    The state machine may pass only roles tagged ``heroku2aws:app=<app>`` (template.yaml, iam:PassRole), so an
+    untagged role would fail at the first RegisterTaskDefinition; refused here with the command that fixes it.
+    """
+    iam = iam or boto3.client("iam")
+    app = cfg.heroku.app
+
+    def role(name: str) -> dict[str, Any] | None:
+        try:
+            return iam.get_role(RoleName=name)["Role"]
+        except ClientError as exc:
+            if _iam_code(exc) == "NoSuchEntity":
+                return None
+            findings.warn(f"could not check IAM role {name} ({_iam_code(exc)})")
+            return {}
+
+    if cfg.database.strategy != "dump-restore":
+        if role(DMS_VPC_ROLE) is None:
+            findings.refuse(f"IAM role {DMS_VPC_ROLE} is missing: DMS needs it in every account. Deploy this stack "
+                            "with CreateDmsServiceRoles=true, or create it (trusting dms.amazonaws.com, with the managed "
+                            "policy service-role/AmazonDMSVPCManagementRole)")
+        if role(DMS_LOGS_ROLE) is None:
+            findings.warn(f"IAM role {DMS_LOGS_ROLE} is missing: DMS task logs will not reach CloudWatch (deploy with "
+                          "CreateDmsServiceRoles=true, or create it with service-role/AmazonDMSCloudWatchLogsRole)")
+    for field, arn in (("ecs.execution_role_arn", cfg.ecs.execution_role_arn), ("ecs.task_role_arn", cfg.ecs.task_role_arn)):
+        if not arn:
+            continue
+        name = arn.rsplit("/", 1)[-1]
+        found = role(name)
+        if found is None:
+            findings.refuse(f"{field}: IAM role {name} not found")
+        elif found and {t.get("Key"): t.get("Value") for t in found.get("Tags") or []}.get("heroku2aws:app") != app:
+            findings.refuse(f"{field}: IAM role {name} is not tagged heroku2aws:app={app}; the workflow may pass only "
+                            f"roles so tagged: aws iam tag-role --role-name {name} --tags Key=heroku2aws:app,Value={app}")
+
+
 def estimate(strategy: str, database_bytes: int, redis_bytes: int, redis_keys: int, jobs: int) -> Estimates:
     """Rough durations from :data:`ASSUMPTIONS` (seconds, rounded up)."""
     mb = database_bytes / MB
@@ -540,7 +588,7 @@ def _read(findings: Findings, field: str, arn: str | None, read):
     return value
 
 
-def run_preflight(cfg: ExecutionInput, *, heroku=None, route53=None) -> PreflightPlan:
+def run_preflight(cfg: ExecutionInput, *, heroku=None, route53=None, iam=None) -> PreflightPlan:
     """Every check (see the module docstring); the plan, or ``PreflightFailed`` listing every problem."""
     f = Findings()
     app = cfg.heroku.app
@@ -578,6 +626,11 @@ def run_preflight(cfg: ExecutionInput, *, heroku=None, route53=None) -> Prefligh
                         "target": tgt_r.model_dump(mode="json") if tgt_r else None}
 
     dns = inspect_dns(cfg, f, route53)
+    stack_zone = os.environ.get("HEROKU2AWS_HOSTED_ZONE_ID")
+    if stack_zone and cfg.dns.hosted_zone_id != stack_zone:
+        f.refuse(f"dns.hosted_zone_id {cfg.dns.hosted_zone_id} is not this stack's zone {stack_zone} (HostedZoneId): the "
+                 "workflow may change records in that zone only")
+    inspect_roles(cfg, f, iam)
     processes = inspect_processes(cfg, heroku_report["formation"] if heroku_report else None, f)
 
     if f.problems:

@@ -29,6 +29,7 @@ from .obs import get_logger
 log = get_logger("rollback")
 
 MANAGED_TAG = "heroku2aws:app"
+SECRET_MANAGED_TAG = "heroku2aws:managed"
 
 
 class Progress:
@@ -78,8 +79,10 @@ def undo_config_secret(item: dict, cfg: dict, progress: Progress) -> None:
     if desc.get("DeletedDate"):
         return
     tags = {t["Key"]: t["Value"] for t in desc.get("Tags", [])}
-    if tags.get(MANAGED_TAG) != item["app"]:
-        progress.did(f"left secret {name}: not tagged {MANAGED_TAG}={item['app']}")
+    # Only the secret the workflow created (heroku2aws:managed=true, set by config_import): a user's own secret
+    # tagged heroku2aws:app under the same prefix is never deleted (and the role may not delete it either).
+    if tags.get(MANAGED_TAG) != item["app"] or tags.get(SECRET_MANAGED_TAG) != "true":
+        progress.did(f"left secret {name}: not tagged {SECRET_MANAGED_TAG}=true and {MANAGED_TAG}={item['app']}")
         return
     # A recovery window, not a force delete: a person can still restore it for 7 days.
     sm.delete_secret(SecretId=desc["ARN"], RecoveryWindowInDays=7)
