@@ -45,6 +45,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/sam validate --lint --template template.yaml --region us-east-1
+	$(BIN)/python -m heroku2aws_conformance
 
 ## `sam build` for the python3.12 runtime (pyenv: PYENV_VERSION=3.11.7:3.12.1 makes python3.12 resolve).
 build: setup

@@ -15,7 +15,7 @@ The API is stable (the rehearsal engine imports it):
 - ``STATES_ERRORS``, ``TASK_STATES_ERRORS``, ``errors_a_task_can_raise(resource)``
 - ``SUPPORTED_JSONATA_FUNCTIONS``, ``jsonata_function_calls(expr)``, ``unsupported_jsonata_functions(expr)``
 - ``RESERVED_VARIABLE_NAMES``, ``VARIABLE_NAME``, ``MAX_ASSIGN_BYTES``, ``INNER_SCOPE_MAY_REASSIGN_OUTER``
-- ``IamRequirement``, ``iam_requirements(botocore_service, operation)``, ``IAM_PREFIX``
+- ``IamRequirement``, ``iam_requirements(botocore_service, operation)``, ``iam_action_resource_types(action)``, ``IAM_PREFIX``
 """
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ SRC_ECS_SYNC_EVIDENCE = (
     " retried with ECS.AmazonECSException)"
 )
 SAR = "https://docs.aws.amazon.com/service-authorization/latest/reference"
-SRC_EVENTBRIDGE_SNS = "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-troubleshooting.html#eb-no-messages-published-sns"
+SRC_EVENTBRIDGE_SNS = (
+    "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-troubleshooting.html#eb-no-messages-published-sns"
+)
 SRC_SNS_SSE = "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services"
 
 
@@ -565,8 +567,16 @@ _IAM: dict[tuple[str, str], list[tuple[str, tuple[str, ...]]]] = {
     # Secrets Manager
     **{
         ("secretsmanager", op): [(f"secretsmanager:{op}", ("secretsmanager:secret",))]
-        for op in ("CreateSecret", "DescribeSecret", "GetSecretValue", "PutSecretValue", "DeleteSecret",
-                   "RestoreSecret", "TagResource", "UpdateSecret")
+        for op in (
+            "CreateSecret",
+            "DescribeSecret",
+            "GetSecretValue",
+            "PutSecretValue",
+            "DeleteSecret",
+            "RestoreSecret",
+            "TagResource",
+            "UpdateSecret",
+        )
     },  # fmt: skip
     # Elastic Load Balancing v2 and CloudWatch: the Describe*/GetMetricStatistics actions have no resource type.
     ("elbv2", "DescribeTargetHealth"): [("elasticloadbalancing:DescribeTargetHealth", ())],
@@ -588,6 +598,15 @@ _IAM: dict[tuple[str, str], list[tuple[str, tuple[str, ...]]]] = {
 }
 
 
+def iam_action_resource_types(action: str) -> tuple[str, ...] | None:
+    """The ARN forms an IAM action (``ecs:UpdateService``) accepts, ``("*",)`` when none; None when not in the table."""
+    for (_service, _op), rows in _IAM.items():
+        for name, kinds in rows:
+            if name.lower() == action.lower():
+                return tuple(_ARN[k] for k in kinds) if kinds else ("*",)
+    return None
+
+
 def iam_requirements(service: str, operation: str) -> tuple[IamRequirement, ...]:
     """The IAM actions (and resource ARN forms) a call of ``operation`` on ``service`` (botocore names) needs.
 
@@ -599,9 +618,7 @@ def iam_requirements(service: str, operation: str) -> tuple[IamRequirement, ...]
     if rows is None:
         prefix = IAM_PREFIX.get(service, service)
         return (IamRequirement(f"{prefix}:{operation}", (), source),)
-    return tuple(
-        IamRequirement(action, tuple(_ARN[k] for k in kinds) if kinds else ("*",), source) for action, kinds in rows
-    )
+    return tuple(IamRequirement(action, tuple(_ARN[k] for k in kinds) if kinds else ("*",), source) for action, kinds in rows)
 
 
 # What an optimized integration needs of the state machine's role, beyond the service action itself
