@@ -163,8 +163,10 @@ def check_arguments(
         elif member.type_name == "map":
             for k, item in v.items():
                 value(member.value, item, f"{at}.{k}")  # type: ignore[attr-defined]
-        elif member.type_name == "string" and member.enum and v not in member.enum and not re.fullmatch(r"\$\{\w+\}", v):
-            out.append(Finding(file, where, "asl.argument-enum", f"{at}: {v!r} is not one of {sorted(member.enum)}", source))
+        elif member.type_name == "string":
+            enum = getattr(member, "enum", None) or []
+            if enum and v not in enum and not re.fullmatch(r"\$\{\w+\}", v):
+                out.append(Finding(file, where, "asl.argument-enum", f"{at}: {v!r} is not one of {sorted(enum)}", source))
 
     def struct(s: botocore.model.StructureShape, obj: dict, at: str) -> None:
         members = {name.lower(): name for name in s.members}
@@ -238,7 +240,7 @@ def _check_hosted_zone(path: str, args: dict, file: str, models_strip_zone: bool
     src = rules.botocore_source("route53") + " (HostedZoneId: ResourceId, max 32)"
     if isinstance(zone, str) and not is_jsonata(zone) and zone.startswith("/hostedzone/"):
         return [Finding(file, path, "asl.route53-zone-id", f"HostedZoneId {zone!r} carries the /hostedzone/ prefix", src)]
-    if is_jsonata(zone):
+    if isinstance(zone, str) and is_jsonata(zone):
         stripped = "hostedzone" in zone or (models_strip_zone and "$cfg.dns.hosted_zone_id" in zone)
         if not stripped:
             return [

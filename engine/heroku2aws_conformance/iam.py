@@ -369,7 +369,8 @@ def _reachable(tree: ast.Module, wanted: set[str] | None) -> list[ast.AST]:
     defs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)}
     top = [n for n in tree.body if not isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)]
     if wanted is None:
-        return list(tree.body)
+        whole: list[ast.AST] = list(tree.body)
+        return whole
     todo = [n for n in wanted if n in defs]
     todo += [x.id for stmt in top for x in ast.walk(stmt) if isinstance(x, ast.Name) and x.id in defs]
     seen: set[str] = set()
@@ -379,7 +380,8 @@ def _reachable(tree: ast.Module, wanted: set[str] | None) -> list[ast.AST]:
             continue
         seen.add(name)
         todo += [x.id for x in ast.walk(defs[name]) if isinstance(x, ast.Name) and x.id in defs and x.id not in seen]
-    return top + [defs[n] for n in sorted(seen)]
+    picked: list[ast.AST] = [*top, *(defs[n] for n in sorted(seen))]
+    return picked
 
 
 def scan_calls(path: Path, wanted: set[str] | None = None) -> set[tuple[str, str, str]]:
@@ -512,7 +514,8 @@ def state_machine_calls(definition: dict, substitutions: dict[str, str], cfn: di
         if state.get("Type") != "Task":
             continue
         resource = rules._strip_partition(str(state.get("Resource", "")))
-        args = state.get("Arguments") if isinstance(state.get("Arguments"), dict) else {}
+        raw = state.get("Arguments")
+        args: dict[str, Any] = raw if isinstance(raw, dict) else {}
         m = asl._AWS_SDK.match(resource)
         why = f"state {path!r}"
         if m:
