@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup rehearse test bench lint build validate clean
+.PHONY: setup rehearse test bench lint build validate clean image
 
 setup: $(STAMP) servers
 
@@ -50,6 +50,20 @@ lint: setup
 ## `sam build` for the python3.12 runtime (pyenv: PYENV_VERSION=3.11.7:3.12.1 makes python3.12 resolve).
 build: setup
 	PYENV_VERSION=$${PYENV_VERSION:-3.11.7:3.12.1} $(BIN)/sam build --template template.yaml
+
+## The ECS tasks' image (docker/task.Dockerfile), pushed to the stack's ECR repository at the tag the
+## stack's TaskImageTag parameter names (default: the package version). Needs Docker and AWS credentials:
+##   make image STACK=heroku2aws-<app> [IMAGE_TAG=0.1.0] [PG_CLIENT_MAJOR=16]
+STACK ?= heroku2aws-sample-app
+IMAGE_TAG ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+PG_CLIENT_MAJOR ?= 15
+image: setup
+	@uri=$$($(BIN)/python -c "import boto3,sys; o=boto3.client('cloudformation').describe_stacks(StackName='$(STACK)')['Stacks'][0]['Outputs']; print(next(x['OutputValue'] for x in o if x['OutputKey']=='TaskImageRepositoryUri'))") && \
+	registry=$${uri%%/*} && \
+	$(BIN)/python -c "import base64,boto3; print(base64.b64decode(boto3.client('ecr').get_authorization_token()['authorizationData'][0]['authorizationToken']).decode().split(':',1)[1])" \
+	  | docker login --username AWS --password-stdin $$registry && \
+	docker build -f docker/task.Dockerfile --build-arg PG_CLIENT_MAJOR=$(PG_CLIENT_MAJOR) -t $$uri:$(IMAGE_TAG) . && \
+	docker push $$uri:$(IMAGE_TAG)
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache

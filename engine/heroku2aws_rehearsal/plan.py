@@ -122,7 +122,7 @@ def process_types(cfg, preflight: dict | None) -> tuple[list[dict[str, Any]] | N
 # ------------------------------------------------------------------ JSONata, three-valued
 
 
-_VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)(?!\s*\()|\$\$|\$(?![A-Za-z_$])")
+_VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()|\$\$|\$(?![A-Za-z_$])")
 
 
 def _jsonata_body(value: Any) -> str | None:
@@ -667,6 +667,7 @@ def make_plan(cfg, asl: dict, preflight: dict | None = None, placeholders: int =
             "price_per_1000_transitions_usd": PRICE_PER_TRANSITION * 1000,
             "duration_seconds": {"min": round(end), "max": round(end + approval_wait)},
             "dms_instance_hours": dms_hours,
+            "history_events_max": _history(cfg, asl),
             "write_freeze_seconds": estimates_pf.get("write_freeze_seconds"),
             "assumptions": {
                 "poll_expectations_seconds": {p["expecting"]: p["expected_seconds"] for p in walk.polls},
@@ -682,6 +683,21 @@ def make_plan(cfg, asl: dict, preflight: dict | None = None, placeholders: int =
     if placeholders:
         plan["notes"].insert(0, f"the input has {placeholders} {{{{placeholders}}}}: only `heroku2aws rehearse` fills them")
     return plan
+
+
+def _history(cfg, asl: dict) -> dict[str, Any]:
+    """The most history events an execution can write, for this input's timings and at the schema's limits."""
+    from heroku2aws.services_plan import MAX_PROCESS_TYPES
+
+    from .history import HISTORY_LIMIT, history_bound, worst_case_input
+
+    this = {"timings": cfg.timings.model_dump(), "traffic_steps": len(cfg.traffic.steps),
+            "process_types": MAX_PROCESS_TYPES}
+    try:
+        return {"this_input": history_bound(asl, this).events, "schema_worst_case": history_bound(asl).events,
+                "limit": HISTORY_LIMIT}
+    except (ValueError, KeyError) as exc:  # an ASL the bound cannot read (a loop without a stretched interval)
+        return {"error": str(exc), "limit": HISTORY_LIMIT}
 
 
 def _merge_waits(waits: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -751,6 +767,12 @@ def render(console, plan: dict[str, Any]) -> None:
     e = plan["estimates"]
     line(f"state transitions ≈ {e['state_transitions']} (≈ ${e['cost_usd']:.4f} at "
          f"${e['price_per_1000_transitions_usd']:.3f} per 1,000)")
+    h = e["history_events_max"]
+    if "error" in h:
+        line(f"history: cannot bound it ({h['error']})")
+    else:
+        line(f"history ≤ {h['this_input']:,} events with these timings, ≤ {h['schema_worst_case']:,} with any the "
+             f"schema accepts (Step Functions fails an execution at {h['limit']:,})")
     duration = e["duration_seconds"]
     line(f"duration ≈ {_duration(duration['min'])}"
          + (f" (up to {_duration(duration['max'])} if the approval is waited out)" if duration["max"] != duration["min"] else ""))

@@ -130,12 +130,15 @@ def test_no_approval_no_procfile(tmp_path, capsys):
 
 
 def test_estimates_follow_the_inputs_poll_interval(tmp_path, capsys):
-    fast = changed(timings__poll_seconds=5)
-    rc, out, _ = plan(capsys, "--input", str(write(tmp_path, fast)), "--json")
+    # Loops poll at least every timeout / N (the history bound), so the interval tells only above that floor.
+    slow = changed(timings__poll_seconds=1800)
+    rc, out, _ = plan(capsys, "--input", str(write(tmp_path, slow, "slow.json")), "--json")
     assert rc == 0
-    p_fast = last_json(out)
-    rc, out, _ = plan(capsys, "--input", str(write(tmp_path, PRODUCTION, "slow.json")), "--json")
-    assert last_json(out)["estimates"]["state_transitions"] < p_fast["estimates"]["state_transitions"]
+    p_slow = last_json(out)
+    rc, out, _ = plan(capsys, "--input", str(write(tmp_path, PRODUCTION)), "--json")
+    assert p_slow["estimates"]["state_transitions"] < last_json(out)["estimates"]["state_transitions"]
+    history = p_slow["estimates"]["history_events_max"]
+    assert history["this_input"] <= history["schema_worst_case"] < history["limit"] == 25000
 
 
 # ------------------------------------------------------------------ invalid input
@@ -256,7 +259,9 @@ def test_preflight_adds_the_write_freeze_and_the_formation(tmp_path, capsys, mon
     p = last_json(out)
     assert p["estimates"]["write_freeze_seconds"] == 1800
     assert ("ECS service", f"{APP}-clock") in {(r["kind"], r["name"]) for r in p["resources"]}
-    assert any(poll["expecting"].startswith("DMS full load (preflight") and poll["polls"] == 40 for poll in p["polls"])
+    # 1,200 s of full load, polled every max(poll_seconds 30, dms_timeout_seconds 21,600 / 120 polls) = 180 s
+    assert any(poll["expecting"].startswith("DMS full load (preflight") and poll["polls"] == 7 for poll in p["polls"]), \
+        p["polls"]
     assert "write freeze ≈ 30 min" in err and "without a primary key" in err
 
 

@@ -235,6 +235,11 @@ def parse_procfile(text: str) -> dict[str, str]:
     return types
 
 
+#: The Map states over the services run once per process type; this cap keeps the worst-case history of an
+#: execution under Step Functions' 25,000 events (``heroku2aws plan`` prints the bound, a test proves it).
+MAX_PROCESS_TYPES = 20
+
+
 def process_types(procfile: str | None, formation: list[dict[str, Any]]) -> tuple[list[ProcessType], list[str]]:
     """The process types to run (release included) and warnings."""
     warnings: list[str] = []
@@ -258,6 +263,9 @@ def process_types(procfile: str | None, formation: list[dict[str, Any]]) -> tupl
         if not commands:
             raise InvalidInput("no process types: the Heroku formation is empty and ecs.procfile is not given")
         warnings.append("no Procfile given: commands come from the Heroku formation, and no release phase is run")
+    if len(commands) > MAX_PROCESS_TYPES:
+        raise InvalidInput(f"{len(commands)} process types: at most {MAX_PROCESS_TYPES} can be migrated (each is an ECS "
+                           "service the workflow polls, and an execution's history holds at most 25,000 events)")
     out: list[ProcessType] = []
     web_size = (by_type.get(WEB) or {}).get("size") or DEFAULT_SIZE
     for t, command in commands.items():

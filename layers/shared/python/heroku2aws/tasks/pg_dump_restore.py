@@ -24,7 +24,7 @@ Exit status: 0 copied (and verified, with ``--verify``); 1 a tool failed or veri
 difference; 2 bad configuration (missing URL, unreachable server, client tools missing or too old).
 
 The PostgreSQL client tools are not in the Lambda runtime: this module runs in the task image
-built from ``layers/shared/Dockerfile.task`` (python:3.12-slim + postgresql-client from PGDG +
+built from ``docker/task.Dockerfile`` (python:3.12-slim + postgresql-client from PGDG +
 the pinned dependencies + this package). pg_dump must be at least as new as the source server.
 """
 
@@ -82,7 +82,7 @@ def _scrub(text: str, *urls: str) -> str:
 def _tool(name: str) -> str:
     path = shutil.which(name)
     if not path:
-        raise TaskError(f"{name} not found: run this task in the image built from layers/shared/Dockerfile.task "
+        raise TaskError(f"{name} not found: run this task in the image built from docker/task.Dockerfile "
                         "(it installs postgresql-client)", 2)
     return path
 

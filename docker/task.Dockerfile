@@ -3,9 +3,9 @@
 #   python -m heroku2aws.postgres.verify_cli     (pg-verify, for databases too big for a Lambda's 15 minutes)
 #   python -m heroku2aws.tasks.redis_restore
 #
-# Build from the repository root (the context needs requirements.lock and layers/shared/python):
-#   docker build -f layers/shared/Dockerfile.task -t heroku2aws-task .
-#   docker build -f layers/shared/Dockerfile.task --build-arg PG_CLIENT_MAJOR=16 -t heroku2aws-task .
+# Build from the repository root with `make image` (builds, then pushes to the stack's ECR repository), or:
+#   docker build -f docker/task.Dockerfile -t heroku2aws-task .
+#   docker build -f docker/task.Dockerfile --build-arg PG_CLIENT_MAJOR=16 -t heroku2aws-task .
 #
 # PG_CLIENT_MAJOR: pg_dump refuses to dump a server newer than itself, so it must be at least the
 # source's major version (Heroku Postgres 14-17); a newer pg_dump/pg_restore works against older
