@@ -689,7 +689,7 @@ def _history(cfg, asl: dict) -> dict[str, Any]:
     """The most history events an execution can write, for this input's timings and at the schema's limits."""
     from heroku2aws.services_plan import MAX_PROCESS_TYPES
 
-    from .history import HISTORY_LIMIT, history_bound, worst_case_input
+    from .history import HISTORY_LIMIT, history_bound
 
     this = {"timings": cfg.timings.model_dump(), "traffic_steps": len(cfg.traffic.steps),
             "process_types": MAX_PROCESS_TYPES}

@@ -9,8 +9,8 @@
   Heroku, the connection secrets — plus a PostgreSQL cluster as RDS and a Redis as ElastiCache.
 - The stack, deployed from ``template.yaml``.
 
-Rehearsal is emulation: it proves the workflow, the code and the data path; not IAM, quotas or
-AWS's timings.
+Rehearsal is emulation: it proves the workflow, the code, the data path and the permissions as
+written (IAM is enforced: ``services/iam``); not quotas or AWS's timings.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ DOMAIN = "example.com"
 RECORD = f"www.{DOMAIN}"
 HEROKU_DNS_TARGET = "sample-app-7d3f9a1c.herokudns.com"
 PRE_EXISTING_TAG = "rehearsal:pre-existing"
+EXECUTION_ROLE = f"heroku2aws-{APP}-execution"
 
 
 class AlbProxy:
@@ -241,11 +242,20 @@ class World:
                                      HealthCheckPath="/health", HealthCheckIntervalSeconds=10)["TargetGroups"][0]
         elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
                             DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
-        # The app's execution role, tagged for the app: the workflow may pass only roles so tagged (template.yaml).
-        role = aws.client("iam").create_role(RoleName="ecsTaskExecutionRole", AssumeRolePolicyDocument=json.dumps({
+        # The app's execution role, named for the app: the workflow may pass only roles so named (template.yaml).
+        role = aws.client("iam").create_role(RoleName=EXECUTION_ROLE, AssumeRolePolicyDocument=json.dumps({
             "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
                                                     "Action": "sts:AssumeRole"}]}),
             Tags=[{"Key": "heroku2aws:app", "Value": APP}])["Role"]["Arn"]
+        # What a team's execution role holds: ECS's managed policy (image pull, awslogs) and the app's secret.
+        aws.client("iam").attach_role_policy(
+            RoleName=EXECUTION_ROLE,
+            PolicyArn="arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")
+        aws.client("iam").put_role_policy(RoleName=EXECUTION_ROLE, PolicyName="read-app-secrets",
+                                          PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+                                              "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                                              "Resource": f"arn:aws:secretsmanager:us-east-1:{role.split(':')[4]}"
+                                                          f":secret:heroku2aws/{APP}/*"}]}))
         r53 = aws.client("route53")
         zone = r53.create_hosted_zone(Name=DOMAIN, CallerReference="rehearsal")["HostedZone"]["Id"].split("/")[-1]
         r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "CREATE",

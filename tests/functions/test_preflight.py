@@ -118,7 +118,7 @@ def roles(moto, production_input):
     _role("dms-cloudwatch-logs-role")
     for arn in (production_input["ecs"]["execution_role_arn"], production_input["ecs"].get("task_role_arn")):
         if arn:
-            _role(arn.rsplit("/", 1)[-1], [{"Key": "heroku2aws:app", "Value": APP}])
+            _role(arn.rsplit("/", 1)[-1])
 
 
 @pytest.fixture
@@ -324,11 +324,16 @@ def test_given_dump_restore_when_dms_roles_are_missing_then_not_needed(cfg, cont
     assert plan["strategy"] == "dump-restore"
 
 
-def test_given_an_untagged_execution_role_when_preflight_runs_then_refused_with_the_tag_command(cfg, context):
-    name = cfg["ecs"]["execution_role_arn"].rsplit("/", 1)[-1]
-    boto3.client("iam").untag_role(RoleName=name, TagKeys=["heroku2aws:app"])
+def test_given_an_execution_role_not_named_for_the_app_when_preflight_runs_then_refused(cfg, context):
+    cfg["ecs"]["execution_role_arn"] = _role("ecsTaskExecutionRole")
     message = refusal(cfg, context)
-    assert f"aws iam tag-role --role-name {name} --tags Key=heroku2aws:app,Value={APP}" in message
+    assert f"IAM role ecsTaskExecutionRole is not named heroku2aws-{APP}-*" in message
+
+
+def test_given_a_missing_task_role_when_preflight_runs_then_refused(cfg, context):
+    name = cfg["ecs"]["task_role_arn"].rsplit("/", 1)[-1]
+    boto3.client("iam").delete_role(RoleName=name)
+    assert f"ecs.task_role_arn: IAM role {name} not found" in refusal(cfg, context)
 
 
 def test_given_another_zone_than_the_stack_s_when_preflight_runs_then_refused(cfg, context, monkeypatch):

@@ -413,10 +413,10 @@ def _iam_code(exc: ClientError) -> str:
 
 
 def inspect_roles(cfg: ExecutionInput, findings: Findings, iam=None) -> None:
-    """DMS's account roles (DMS strategies) and the tag the workflow needs on the app's ECS roles.
+    """DMS's account roles (DMS strategies) and the names the workflow needs for the app's ECS roles.
 
-    The state machine may pass only roles tagged ``heroku2aws:app=<app>`` (template.yaml, iam:PassRole), so an
-    untagged role would fail at the first RegisterTaskDefinition; refused here with the command that fixes it.
+    The state machine may pass only roles named ``heroku2aws-<app>-*`` (template.yaml, iam:PassRole), so another
+    role would fail at the first RegisterTaskDefinition; refused here, before anything is created.
     """
     iam = iam or boto3.client("iam")
     app = cfg.heroku.app
@@ -442,12 +442,12 @@ def inspect_roles(cfg: ExecutionInput, findings: Findings, iam=None) -> None:
         if not arn:
             continue
         name = arn.rsplit("/", 1)[-1]
-        found = role(name)
-        if found is None:
+        if not name.startswith(f"heroku2aws-{app}-"):
+            findings.refuse(f"{field}: IAM role {name} is not named heroku2aws-{app}-*; the stack may pass only roles so "
+                            f"named to ECS (iam:PassRole): create one such as heroku2aws-{app}-execution with the same "
+                            "policies")
+        elif role(name) is None:
             findings.refuse(f"{field}: IAM role {name} not found")
-        elif found and {t.get("Key"): t.get("Value") for t in found.get("Tags") or []}.get("heroku2aws:app") != app:
-            findings.refuse(f"{field}: IAM role {name} is not tagged heroku2aws:app={app}; the workflow may pass only "
-                            f"roles so tagged: aws iam tag-role --role-name {name} --tags Key=heroku2aws:app,Value={app}")
 
 
 def estimate(strategy: str, database_bytes: int, redis_bytes: int, redis_keys: int, jobs: int) -> Estimates:
