@@ -70,6 +70,7 @@ class Stack:
     resources: dict[str, dict] = field(default_factory=dict)  # logical id -> {"type", "ref", "attrs"}
     skipped: dict[str, str] = field(default_factory=dict)     # logical id -> why
     outputs: dict[str, Any] = field(default_factory=dict)
+    parameters: dict[str, Any] = field(default_factory=dict)  # every template parameter's value (defaults filled)
 
     def ref(self, logical_id: str) -> str:
         return self.resources[logical_id]["ref"]
@@ -250,7 +251,7 @@ def deploy(aws: EmulatedAws, stack_name: str = "heroku2aws", parameters: dict[st
         if spec.get("Type") == "CommaDelimitedList" and isinstance(value, str):
             value = [v for v in value.split(",") if v]
         params[name] = value
-    stack = Stack(name=stack_name)
+    stack = Stack(name=stack_name, parameters=params)
     resolver = Resolver(stack, params, cfn.get("Conditions") or {})
     resources = cfn["Resources"]
     zip_bytes = _empty_zip()
@@ -324,6 +325,11 @@ def deploy(aws: EmulatedAws, stack_name: str = "heroku2aws", parameters: dict[st
             arn = aws.client("sns").create_topic(Name=props.get("TopicName") or physical(logical_id, 256),
                                                  Attributes=attributes)["TopicArn"]
             entry.update(ref=arn, attrs={"TopicArn": arn, "TopicName": arn.rsplit(":", 1)[1]})
+        elif rtype == "AWS::SNS::TopicPolicy":  # the topic's access policy (EventBridge delivery reads it)
+            for topic_arn in props.get("Topics", []):
+                aws.client("sns").set_topic_attributes(TopicArn=topic_arn, AttributeName="Policy",
+                                                       AttributeValue=json.dumps(props["PolicyDocument"]))
+            entry.update(ref=logical_id)
         elif rtype == "AWS::SNS::Subscription":
             arn = aws.client("sns").subscribe(TopicArn=props["TopicArn"], Protocol=props["Protocol"],
                                               Endpoint=props["Endpoint"])["SubscriptionArn"]

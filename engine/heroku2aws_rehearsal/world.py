@@ -165,7 +165,19 @@ class World:
         self.stack = deploy(self.aws, self.stack_name, {"AppName": APP, "HostedZoneId": self.ids["hosted_zone_id"]})
         self.ids["state_machine_arn"] = self.stack.outputs["StateMachineArn"]
         self.ids["topic_arn"] = self.stack.outputs["NotificationTopicArn"]
+        self._push_task_image()
         self.baseline = self.inventory()
+
+    def _push_task_image(self) -> None:
+        """What `make image` does on AWS: the tasks' image in the stack's repository at TaskImageTag. Here the
+        tasks run from this checkout (``python -m heroku2aws.tasks.…``), so only the manifest is pushed."""
+        assert self.aws is not None and self.stack is not None
+        repository = self.stack.ref("TaskImageRepository")
+        tag = self.stack.parameters["TaskImageTag"]
+        manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                    "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 0,
+                               "digest": "sha256:" + "0" * 64}, "layers": []}
+        self.aws.client("ecr").put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)
 
     def refresh(self) -> None:
         """Back to the state before any migration (for tests that run many): a fresh emulated

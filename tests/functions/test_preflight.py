@@ -339,3 +339,13 @@ def test_given_a_missing_task_role_when_preflight_runs_then_refused(cfg, context
 def test_given_another_zone_than_the_stack_s_when_preflight_runs_then_refused(cfg, context, monkeypatch):
     monkeypatch.setenv("HEROKU2AWS_HOSTED_ZONE_ID", "ZOTHERZONE123")
     assert "is not this stack's zone ZOTHERZONE123" in refusal(cfg, context)
+
+
+def test_given_the_tasks_image_is_not_pushed_when_preflight_runs_then_refused_with_make_image(cfg, context, monkeypatch):
+    boto3.client("ecr").create_repository(repositoryName="heroku2aws-acme-tasks")
+    monkeypatch.setenv("HEROKU2AWS_TASK_IMAGE", "123456789012.dkr.ecr.us-east-1.amazonaws.com/heroku2aws-acme-tasks:0.1.0")
+    assert "run `make image STACK=<this stack>`" in refusal(cfg, context)
+    boto3.client("ecr").put_image(repositoryName="heroku2aws-acme-tasks", imageTag="0.1.0",
+                                  imageManifest=json.dumps({"schemaVersion": 2, "layers": [], "mediaType":
+                                                            "application/vnd.docker.distribution.manifest.v2+json"}))
+    assert run(cfg, context)["app"] == APP

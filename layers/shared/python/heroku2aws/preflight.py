@@ -450,6 +450,29 @@ def inspect_roles(cfg: ExecutionInput, findings: Findings, iam=None) -> None:
             findings.refuse(f"{field}: IAM role {name} not found")
 
 
+_ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+):([\w][\w.-]{0,127})$")
+
+
+def inspect_task_image(findings: Findings, ecr=None) -> None:
+    """The image every ECS data task runs (HEROKU2AWS_TASK_IMAGE): when it lives in ECR, is it there? A stack
+    deployed without ``make image`` would otherwise fail inside the write freeze, at the first task."""
+    image = os.environ.get("HEROKU2AWS_TASK_IMAGE", "")
+    found = _ECR_IMAGE.match(image)
+    if not found:
+        return  # an image elsewhere (a public registry): ECS pulls it, nothing to check here
+    repository, tag = found.group(3), found.group(4)
+    ecr = ecr or boto3.client("ecr", region_name=found.group(2))
+    try:
+        ecr.describe_images(registryId=found.group(1), repositoryName=repository, imageIds=[{"imageTag": tag}])
+    except ClientError as exc:
+        code = _iam_code(exc)
+        if code in ("ImageNotFoundException", "RepositoryNotFoundException"):
+            findings.refuse(f"the tasks' image {repository}:{tag} is not in ECR: run `make image STACK=<this stack>` "
+                            "(or deploy with TaskImage set to an image built from docker/task.Dockerfile)")
+        else:
+            findings.warn(f"could not check the tasks' image {repository}:{tag} ({code})")
+
+
 def estimate(strategy: str, database_bytes: int, redis_bytes: int, redis_keys: int, jobs: int) -> Estimates:
     """Rough durations from :data:`ASSUMPTIONS` (seconds, rounded up)."""
     mb = database_bytes / MB
@@ -631,6 +654,7 @@ def run_preflight(cfg: ExecutionInput, *, heroku=None, route53=None, iam=None) -
         f.refuse(f"dns.hosted_zone_id {cfg.dns.hosted_zone_id} is not this stack's zone {stack_zone} (HostedZoneId): the "
                  "workflow may change records in that zone only")
     inspect_roles(cfg, f, iam)
+    inspect_task_image(f)
     processes = inspect_processes(cfg, heroku_report["formation"] if heroku_report else None, f)
 
     if f.problems:
