@@ -81,10 +81,10 @@ class EmulatedAws:
     def reset(self) -> None:
         """Forget every resource (moto's reset) and every local process behind them."""
         from .patches import local
-        from .patches.sfn import FAULTS
+        from .services.stepfunctions import RUNTIME
 
         local.stop_everything()
-        FAULTS.clear()
+        RUNTIME.reset()
         from moto.moto_api._internal.models import moto_api_backend
 
         moto_api_backend.reset()

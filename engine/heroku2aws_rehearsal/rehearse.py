@@ -193,12 +193,13 @@ def rehearse(input_path: Path | None = None, fail_at: list[str | tuple] | None =
         if own:
             with console.status("preparing the rehearsal") as status:
                 world.start(progress=lambda msg: status.update(msg))
-        from .patches.sfn import FAULTS
+        from .services.stepfunctions import RUNTIME
 
-        FAULTS.clear()
+        faults = RUNTIME.faults
+        faults.clear()
         for state in fail_at or []:
             name, skip, error = ((state, 0, None) if isinstance(state, str) else (tuple(state) + (0, None))[:3])
-            FAULTS.arm(name, skip=skip, **({"error": error} if error else {}))
+            faults.arm(name, skip=skip, **({"error": error} if error else {}))
         payload = world.execution_input(input_path, overrides)
         before = {"postgres": postgres_fingerprint(world.source_url()),
                   "redis": redis_fingerprint(world.source_redis.client())}
@@ -213,10 +214,13 @@ def rehearse(input_path: Path | None = None, fail_at: list[str | tuple] | None =
             desc, hist = follow(sfn, arn, deadline_s)
         report = build_report(world, desc, hist, time.monotonic() - t0, before)
         names = [s if isinstance(s, str) else s[0] for s in (fail_at or [])]
-        unfired = [s for s in names if s not in {f[0] for f in FAULTS.fired}]
+        unfired = [s for s in names if s not in {f[0] for f in faults.fired}]
         if unfired:
             report["error"] = report["error"] or "RehearsalFaultNotFired"
             report.setdefault("notes", []).append(f"--fail-at states never entered: {unfired}")
+        if faults.refused:
+            report["error"] = report["error"] or "RehearsalFaultNotFired"
+            report.setdefault("notes", []).append(f"--fail-at errors AWS never raises there, refused: {faults.refused}")
         return report
     finally:
         if own:

@@ -1,0 +1,242 @@
+"""Task states: request / response shapes, ``ecs:runTask.sync``, errors inside branches.
+
+- Parameter / response normalisation is stubbed out in moto -> map Step Functions' PascalCase to each
+  botocore input shape and the output back (``Cluster`` -> ``cluster``, ``taskArn`` -> ``TaskArn``), which
+  ECS, whose shapes are camelCase, needs for ``aws-sdk:ecs:*`` and ``ecs:runTask.sync``; then validate every
+  ``aws-sdk:`` request against the input shape as AWS does (validation.py).
+- ``aws-sdk:`` service names that boto3 spells differently are resolved (``databasemigration`` is ``dms``).
+- ``ecs:runTask.sync`` fails the state when the task's essential container exits non-zero, as AWS does
+  (moto returned success for any STOPPED task), and an aborted one has its task stopped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from .models import boto_service, operation_model
+from .validation import drop_nulls, refuse_invalid
+
+LOG = logging.getLogger(__name__)
+
+
+def json_safe(value: Any) -> Any:
+    """Timestamps as Step Functions emits them (epoch milliseconds); everything else unchanged."""
+    if isinstance(value, dt.datetime):
+        return int(value.timestamp() * 1000)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def _json_safe_in_place(value: Any) -> None:
+    if isinstance(value, dict):
+        for k, v in list(value.items()):
+            value[k] = json_safe(v)
+    elif isinstance(value, list):
+        value[:] = [json_safe(v) for v in value]
+
+
+def _patch_normalisation() -> None:
+    from botocore.model import ListShape, MapShape, StructureShape
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service as sts,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk as sdk,
+    )
+
+    cls = sts.StateTaskService
+
+    def _get_boto_service_name(self, boto_service_name: str | None = None) -> str:
+        return boto_service(boto_service_name or self.resource.api_name)
+
+    def _normalise_parameters(self, parameters, boto_service_name=None, service_action_name=None) -> None:
+        service = self._get_boto_service_name(boto_service_name)
+        action = self._get_boto_service_action(service_action_name)
+        shape = operation_model(service, action).input_shape
+        if shape is None or not isinstance(parameters, dict):
+            return
+        if not isinstance(self, sdk.StateTaskServiceAwsSdk):
+            _require(service, action, parameters, shape)
+            self._to_boto_request(parameters, shape)
+            return
+        # Nulls first: moto's mapper would turn a null string member into the string "null".
+        cleaned = drop_nulls(parameters)
+        parameters.clear()
+        parameters.update(cleaned)
+        self._to_boto_request(parameters, shape)
+        refuse_invalid(service, action, parameters, shape)
+
+    def _normalise_response(self, response, boto_service_name=None, service_action_name=None) -> None:
+        service = self._get_boto_service_name(boto_service_name)
+        action = self._get_boto_service_action(service_action_name)
+        shape = operation_model(service, action).output_shape
+        if shape is not None:
+            self._from_boto_response(response, shape)
+        _json_safe_in_place(response)
+
+    cls._get_boto_service_name = _get_boto_service_name
+    cls._normalise_parameters = _normalise_parameters
+    cls._normalise_response = _normalise_response
+
+    # The response mapper only renamed nested keys of structures inside lists; maps of structures
+    # and nested lists were left raw. Recurse through every container, as AWS's output does.
+    def _from_boto_response(self, response, structure_shape) -> None:
+        if not isinstance(response, dict) or not isinstance(structure_shape, StructureShape):
+            return
+        members = structure_shape.members
+        for key in list(response.keys()):
+            if key not in members:
+                continue
+            value = self._from_boto_response_value(response.pop(key))
+            _walk(self, value, members[key])
+            response[self._to_sfn_cased(key)] = value
+
+    def _walk(self, value, shape) -> None:
+        if isinstance(shape, StructureShape):
+            _from_boto_response(self, value, shape)
+        elif isinstance(shape, ListShape) and isinstance(value, list):
+            for item in value:
+                _walk(self, item, shape.member)
+        elif isinstance(shape, MapShape) and isinstance(value, dict):
+            for item in value.values():
+                _walk(self, item, shape.value)
+
+    cls._from_boto_response = _from_boto_response
+
+
+def _require(service: str, action: str, parameters: dict, shape) -> None:
+    """An optimized integration's required members (its own parameter set is the guide's, not botocore's
+    shape, so only this much is checked): AWS refuses the call when one is missing or null."""
+    from botocore.exceptions import ClientError
+
+    given = {k.lower(): v for k, v in parameters.items()}
+    missing = sorted(m for m in getattr(shape, "required_members", []) if given.get(m.lower()) is None)
+    if missing:
+        LOG.warning("refused %s.%s: required parameters missing or null: %s", service, action, missing)
+        raise ClientError({"Error": {"Code": "ValidationException",
+                                     "Message": f"Missing required parameter(s): {', '.join(missing)}"},
+                           "ResponseMetadata": {"HTTPStatusCode": 400, "RequestId": "rehearsal"}}, action)
+
+
+class EcsTaskFailed(Exception):
+    def __init__(self, task: dict) -> None:
+        super().__init__("ECS task stopped with a non-zero exit code")
+        self.task = task
+
+
+def _patch_ecs_sync() -> None:
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_ecs as ecs_mod,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+    cls = ecs_mod.StateTaskServiceEcs
+    original_resolver = cls._build_sync_resolver
+
+    def _build_sync_resolver(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+        submitted = env.stack[-1] if env.stack and isinstance(env.stack[-1], dict) else {}
+        inner = original_resolver(self, env, resource_runtime_part, normalised_parameters, state_credentials)
+
+        def resolver():
+            task = inner()
+            if task is None:
+                return None
+            task = json_safe(task)
+            # AWS fails the state when an essential container exits non-zero (or never started).
+            codes = [c.get("ExitCode") for c in task.get("Containers", [])]
+            if any(code is None or code != 0 for code in codes) or not codes:
+                raise EcsTaskFailed(task)
+            return task
+
+        task = (submitted.get("Tasks") or [{}])[0]
+        resolver.stop_on_abort = (resource_runtime_part.region, state_credentials,
+                                  task.get("ClusterArn"), task.get("TaskArn"))
+        return resolver
+
+    original_eval_sync = cls._eval_sync
+
+    def _eval_sync(self, env, sync_resolver, timeout_seconds, callback_endpoint, heartbeat_endpoint):
+        """A .sync state that is aborted (its Parallel branch cancelled, its execution stopped) has its
+        ECS task stopped, as Step Functions does (the reason its .sync policy carries ecs:StopTask);
+        moto only stopped polling and left the task running."""
+        outcome = original_eval_sync(self, env, sync_resolver, timeout_seconds, callback_endpoint, heartbeat_endpoint)
+        target = getattr(sync_resolver, "stop_on_abort", None)
+        if outcome is None and not env.is_running() and target and target[3]:
+            from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+
+            region, credentials, cluster, task_arn = target
+            try:
+                boto_client_for(service="ecs", region=region, state_credentials=credentials).stop_task(
+                    cluster=cluster, task=task_arn, reason="Step Functions: the state was aborted")
+            except Exception as exc:  # best effort, as on AWS
+                LOG.warning("could not stop the aborted state's task %s: %s", task_arn, exc)
+        return outcome
+
+    original_from_error = cls._from_error
+
+    def _from_error(self, env, ex):
+        if isinstance(ex, EcsTaskFailed):
+            return FailureEvent(
+                env=env,
+                error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
+                event_type=HistoryEventType.TaskFailed,
+                event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
+                    resource=self._get_sfn_resource(), resourceType=self._get_sfn_resource_type(),
+                    error=StatesErrorNameType.StatesTaskFailed.to_name(), cause=to_json_str(ex.task))),
+            )
+        return original_from_error(self, env, ex)
+
+    cls._build_sync_resolver = _build_sync_resolver
+    cls._eval_sync = _eval_sync
+    cls._from_error = _from_error
+
+
+def _patch_branch_errors() -> None:
+    """A States.* error inside a Parallel branch or Map iteration (States.TaskFailed from
+    ecs:runTask.sync, States.Timeout, ...) propagates to the parent state on AWS; moto re-wrapped it
+    as a custom error name and crashed on the reserved prefix."""
+    from moto.stepfunctions.parser.asl.component.common.error_name import custom_error_name as cen
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
+
+    def __init__(self, error_name):
+        ErrorName.__init__(self, error_name=error_name)
+
+    cen.CustomErrorName.__init__ = __init__
+
+
+def _patch_cancelled_sync_wait() -> None:
+    """When a Parallel branch is cancelled (a sibling failed) while one of its ``.sync`` tasks is
+    being scheduled, moto's evaluator skips the TimeoutSeconds evaluation of the stopped frame and
+    pops the task's output in its place; the token-wait thread then crashed comparing a dict with 0.
+    The branch is being torn down either way: treat it as "no callback" instead of a traceback."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as cb,
+    )
+
+    original = cb.StateTaskServiceCallback._wait_for_task_token_timeout
+
+    def _wait_for_task_token_timeout(self, timeout_seconds, callback_endpoint):
+        if not isinstance(timeout_seconds, int | float):
+            return None
+        return original(self, timeout_seconds, callback_endpoint)
+
+    cb.StateTaskServiceCallback._wait_for_task_token_timeout = _wait_for_task_token_timeout
+
+
+def apply() -> None:
+    _patch_normalisation()
+    _patch_ecs_sync()
+    _patch_branch_errors()
+    _patch_cancelled_sync_wait()
