@@ -1,6 +1,8 @@
 """Transient faults: the throttling and service errors AWS returns are retried, and the migration
-still succeeds. Each error is injected once, with AWS's own name, at a state of the service that
-returns it; the history proves the Retry fired (the failure is followed by a second attempt)."""
+still succeeds. Each error is injected once, with the name AWS reports it under at that state (the engine
+refuses a name the integration never raises: ECS and DMS declare no throttling exception, so their
+throttling arrives as Ecs.EcsException / DatabaseMigration.DatabaseMigrationException); the history proves
+the Retry fired (the failure is followed by a second attempt)."""
 
 from __future__ import annotations
 
@@ -9,14 +11,14 @@ from heroku2aws_rehearsal.runner import history
 TRANSIENT = [
     ("Run the preflight checks", "Lambda.TooManyRequestsException"),
     ("Import the config vars into Secrets Manager", "Lambda.ServiceException"),
-    ("Create the DMS subnet group", "DatabaseMigration.ThrottlingException"),
-    ("Register the task definition", "Ecs.ThrottlingException"),
-    ("Run the release command", "Ecs.ServerException"),
+    ("Create the DMS subnet group", "DatabaseMigration.DatabaseMigrationException"),
+    ("Register the task definition", "Ecs.EcsException"),
+    ("Run the release command", "ECS.ServerException"),
     ("Set the DNS weights", "Route53.PriorRequestNotCompleteException"),
     ("Check the DNS change", "Route53.ThrottlingException"),
-    ("Start the DMS replication task", "DatabaseMigration.ServiceUnavailableException"),
+    ("Start the DMS replication task", "DatabaseMigration.DatabaseMigrationException"),
     ("Freeze writes on Heroku", "HerokuApiError"),
-    ("Publish the report", "Sns.ThrottledException"),
+    ("Publish the report", "SNS.ThrottledException"),
 ]
 
 
