@@ -66,6 +66,11 @@ class EmulatedAws:
             from .patches import apply_all
 
             apply_all()
+            from .services import events as emulated_events
+            from .services import iam as emulated_iam
+
+            emulated_iam.apply()  # every principal calls as itself, every request is authorized
+            emulated_events.apply()  # EventBridge rules deliver to their targets
             from moto.server import ThreadedMotoServer
 
             self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
@@ -85,6 +90,11 @@ class EmulatedAws:
 
         local.stop_everything()
         RUNTIME.reset()
+        from .services import events as emulated_events
+        from .services import iam as emulated_iam
+
+        emulated_iam.reset()
+        emulated_events.reset()
         from moto.moto_api._internal.models import moto_api_backend
 
         moto_api_backend.reset()

@@ -111,6 +111,9 @@ class _Worker:
     def __init__(self, fn: LocalFunction) -> None:
         env = base_env()
         env.update(fn.environment)
+        from ..services.iam import callers as iam_callers
+
+        env.update(iam_callers.function_credentials(fn.name))  # its execution role, not the engine's identity
         env.update({
             "AWS_LAMBDA_FUNCTION_NAME": fn.name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory),
@@ -280,9 +283,16 @@ def _container_process(task_def, overrides: dict | None, extra_env: dict[str, st
     env = base_env()
     for item in container.get("environment") or []:
         env[item["name"]] = str(item["value"])
+    from ..services.iam import callers as iam_callers
+
     try:
+        # The task role's credentials in the container; the execution role pulls, logs and reads the secrets.
+        env.update(iam_callers.task_credentials(task_def, overrides, log_name))
+        iam_callers.check_task_start(task_def, overrides, log_name)
         for item in container.get("secrets") or []:
             env[item["name"]] = resolve_secret_reference(item["valueFrom"])
+    except iam_callers.TaskCannotStart as exc:
+        return None, str(exc)
     except Exception as exc:  # ECS: the task stops before the container starts
         return None, f"ResourceInitializationError: unable to pull secrets: {exc}"
     for item in override.get("environment") or []:
@@ -596,6 +606,9 @@ def endpoint_url(endpoint) -> str:
     settings = getattr(endpoint, "postgre_sql_settings", None) or getattr(endpoint, "postgresql_settings", None) or {}
     secret_id = settings.get("SecretsManagerSecretId") if isinstance(settings, dict) else None
     if secret_id:
+        from ..services.iam import callers as iam_callers
+
+        iam_callers.check_dms_secret(settings, secret_id, endpoint.endpoint_identifier)  # as its access role
         doc = json.loads(resolve_secret_reference(secret_id) if secret_id.startswith("arn:")
                          else _secret_by_name(secret_id))
         host, port, user, password = doc["host"], doc["port"], doc["username"], doc["password"]
