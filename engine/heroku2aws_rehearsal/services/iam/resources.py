@@ -174,10 +174,12 @@ def _ecs_checks(operation: str, params: dict) -> list[Check]:  # noqa: C901 - on
         return [Check(action, "*", cluster_ctx if "cluster" in params else {})]
     if operation == "RegisterTaskDefinition":
         family = params.get("family", "")
-        checks = [Check(action, "*", _tags_context(params.get("tags")))]
+        revisions = _ecs().task_definitions.get(family) or {}
+        arn = _arn("ecs", f"task-definition/{family}:{max(revisions, default=0) + 1}")  # the revision it creates
+        checks = [Check(action, arn, _tags_context(params.get("tags")))]
         for role in (params.get("taskRoleArn"), params.get("executionRoleArn")):
             checks += _pass_role(role, "ecs-tasks.amazonaws.com")
-        checks += _ecs_tag_check(_arn("ecs", f"task-definition/{family}:*"), operation, params.get("tags"))
+        checks += _ecs_tag_check(arn, operation, params.get("tags"))
         return checks
     if operation == "DescribeServices":
         return [Check(action, _service_arn(cluster, s), cluster_ctx) for s in params.get("services") or []]
@@ -246,9 +248,11 @@ def _dms_checks(operation: str, params: dict) -> list[Check]:
         for role in sorted(r for r in roles if r):
             checks += _pass_role(role, "dms.amazonaws.com")
         return checks
-    if operation == "CreateReplicationTask":
+    if operation == "CreateReplicationTask":  # authorized on the endpoints and the instance it joins
         arn = _arn("dms", f"task:{params.get('ReplicationTaskIdentifier', '').upper()}")
-        return [Check(action, arn, _tags_context(tags))] + _dms_tags(arn, tags)
+        on = [params.get("SourceEndpointArn", ""), params.get("TargetEndpointArn", ""),
+              params.get("ReplicationInstanceArn", "")]
+        return [Check(action, r, _tags_context(tags)) for r in on] + _dms_tags(arn, tags)
     if operation == "TestConnection":
         return [Check(action, params.get("EndpointArn", "")), Check(action, params.get("ReplicationInstanceArn", ""))]
     if operation in {"StartReplicationTask", "StopReplicationTask", "DeleteReplicationTask",
@@ -379,7 +383,42 @@ def _sts_checks(operation: str, params: dict) -> list[Check]:
     raise Unmapped(f"sts:{operation}")
 
 
+def _ecr_checks(operation: str, params: dict) -> list[Check]:
+    action = action_for("ecr", operation)
+    if operation in {"GetAuthorizationToken", "DescribeRegistry", "CreateRepository"} and not params.get(
+            "repositoryName") or operation == "GetAuthorizationToken":
+        return [Check(action, "*")]
+    if operation == "DescribeRepositories":
+        names = params.get("repositoryNames") or []
+        return [Check(action, _arn("ecr", f"repository/{n}")) for n in names] or [Check(action, "*")]
+    name = params.get("repositoryName")
+    if name:
+        return [Check(action, _arn("ecr", f"repository/{name}", account=params.get("registryId") or ACCOUNT_ID))]
+    raise Unmapped(f"ecr:{operation}")
+
+
+def _iam_role_arn(name: str) -> str:
+    from moto.iam.models import iam_backends
+
+    try:
+        return iam_backends[ACCOUNT_ID]["aws"].get_role(name).arn
+    except Exception:
+        return f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"
+
+
+def _iam_checks(operation: str, params: dict) -> list[Check]:
+    action = action_for("iam", operation)
+    if operation in {"ListRoles", "ListPolicies", "GetAccountSummary"}:
+        return [Check(action, "*")]
+    if params.get("RoleName"):
+        return [Check(action, _iam_role_arn(params["RoleName"]))]
+    if params.get("PolicyArn"):
+        return [Check(action, params["PolicyArn"])]
+    raise Unmapped(f"iam:{operation}")
+
+
 CHECKS: dict[str, Callable[[str, dict], list[Check]]] = {
+    "ecr": _ecr_checks, "iam": _iam_checks,
     "secretsmanager": _secret_checks, "ecs": _ecs_checks, "dms": _dms_checks, "route53": _route53_checks,
     "sns": _sns_checks, "lambda": _lambda_checks, "stepfunctions": _states_checks, "elbv2": _elbv2_checks,
     "cloudwatch": _cloudwatch_checks, "logs": _logs_checks, "kms": _kms_checks, "sts": _sts_checks,
