@@ -18,9 +18,16 @@ REPORT = {"app": "sample-app", "verification": {"postgres": "ok", "redis": "ok"}
 
 
 def machine(aws, states: dict, start_at: str) -> str:
+    # IAM is enforced in the emulator: the machine's role is trusted by Step Functions and may read secrets, so
+    # the failure the test wants is the missing secret, not an AccessDenied.
     iam = aws.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
     try:
-        role = iam.create_role(RoleName="watch", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        role = iam.create_role(RoleName="watch", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        iam.put_role_policy(RoleName="watch", PolicyName="read-secrets", PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]}))
     except iam.exceptions.EntityAlreadyExistsException:
         role = iam.get_role(RoleName="watch")["Role"]["Arn"]
     definition = {"QueryLanguage": "JSONata", "StartAt": start_at, "States": states}
