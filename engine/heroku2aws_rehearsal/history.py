@@ -3,13 +3,16 @@
 Step Functions fails an execution whose history would pass 25,000 events, and no Catch sees it
 (quotas page: https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html, "Maximum execution
 history size: 25,000 events"). A poll loop bounded only by a deadline could pass it: one poll a second
-for a 7-day DMS deadline is 600,000 polls. So each loop's Wait stretches its interval to at least
-``timeout / N`` (``$max([$cfg.timings.poll_seconds, $ceil($cfg.timings.<timeout> / N)])``), which bounds
-its polls by N whatever the timings; this module adds every state's events up with:
+for a 7-day DMS deadline is 600,000 polls. So each loop's Wait grows its interval with the time already
+waited: ``$max([$cfg.timings.poll_seconds, $floor(($millis() - $deadline + timeout * 1000) / D)])``, at
+least ``1000 / D`` of the elapsed time (10 %: a load that takes an hour is seen done at most 6 minutes
+late, while the first polls come every ``poll_seconds``). The polls of such a loop grow with the logarithm
+of its timeout, not linearly; this module adds every state's events up with:
 
 - the largest timings the input's schema accepts and the smallest poll interval (``worst_case_input``);
 - every state counted, on every branch of every Choice (a path takes only some: an over-estimate);
-- each state in a loop counted once per poll of that loop (``ceil(timeout / interval) + 2``);
+- each state in a loop counted once per poll of that loop (its waits simulated at the smallest intervals
+  the expression allows, every task taking no time, + 2);
 - each Map's states counted once per item, at the most items the input allows (traffic steps, process types);
 - each Retry at its MaxAttempts, every attempt failing (3 events each) before the state succeeds;
 - the events per state from the guide's history event types (``*StateEntered``/``*StateExited``, a task's
@@ -32,7 +35,7 @@ from . import engine_paths
 HISTORY_LIMIT = 25_000
 DEFAULT_ASL = engine_paths.ROOT / "statemachine" / "migration.asl.json"
 
-_TIMEOUT_IN_WAIT = re.compile(r"\$cfg\.timings\.([a-z_]+)\s*/\s*(\d+)")
+_LOOP_WAIT = re.compile(r"\$millis\(\)\s*-\s*\$([A-Za-z]+)\s*\+\s*\$cfg\.timings\.([a-z_]+)\s*\*\s*1000\)\s*/\s*(\d+)")
 
 
 def worst_case_input() -> dict[str, Any]:
@@ -55,8 +58,8 @@ def worst_case_input() -> dict[str, Any]:
 @dataclass
 class Loop:
     wait: str
+    deadline: str
     timeout_field: str
-    interval: float
     polls: int
     body: list[str]
 
@@ -122,31 +125,60 @@ def _map_items(state: dict[str, Any], worst: dict[str, Any]) -> int:
     raise ValueError(f"Map over {items!r}: its largest item count is unknown to the history bound")
 
 
-def _interval(expression: Any, worst: dict[str, Any]) -> tuple[str, float, float]:
-    """(timeout field, timeout, interval) of a loop's Wait from its Seconds expression."""
+def _loop_wait(expression: Any) -> tuple[str, str, int]:
+    """(deadline variable, timeout field, divisor) of a loop's Wait from its Seconds expression."""
     text = str(expression)
-    found = _TIMEOUT_IN_WAIT.search(text)
-    if not found:
-        raise ValueError(f"a poll loop's Wait must stretch its interval to timeout / N, got {text!r}")
-    timeout_field, divisor = found.group(1), int(found.group(2))
-    timeout = float(worst["timings"][timeout_field])
-    return timeout_field, timeout, max(float(worst["timings"]["poll_seconds"]), math.ceil(timeout / divisor))
+    found = _LOOP_WAIT.search(text)
+    if not found or "$cfg.timings.poll_seconds" not in text:
+        raise ValueError(f"a poll loop's Wait must stretch its interval with the time waited, got {text!r}")
+    return found.group(1), found.group(2), int(found.group(3))
+
+
+def waits_until(timeout: float, poll: float, divisor: int) -> int:
+    """How many Waits a loop can make before its deadline: each waits max(poll, floor(elapsed_ms / divisor)) s."""
+    elapsed, waits = 0.0, 0
+    while elapsed <= timeout:
+        elapsed += max(poll, math.floor(elapsed * 1000 / divisor))
+        waits += 1
+    return waits
+
+
+def _restarts(states: dict[str, Any], body: list[str], deadline: str) -> list[str]:
+    """States in the loop that set its deadline afresh (which would let the loop run for ever)."""
+    out = []
+    for name in body:
+        value = (states[name].get("Assign") or {}).get(deadline)
+        if value is not None and not str(value).replace(" ", "").startswith(f"{{%$exists(${deadline})?${deadline}:"):
+            out.append(name)
+    return out
 
 
 def _machine(states: dict[str, Any], worst: dict[str, Any], mult: int, bound: Bound, prefix: str) -> int:
     visits = {name: 1 for name in states}
+    # Loops of one scope that share a deadline share its clock (the DMS set-up's instance, connection-test and
+    # task loops; the freeze's full load or change-capture drain): together they wait at most as often as one.
+    # So the loop costing most per poll gets the waits, the others only their first and last poll.
+    groups: dict[str, list[tuple[float, str, list[str], str, int]]] = {}
     for name, state in states.items():
         if state.get("Type") != "Wait" or not isinstance(state.get("Next"), str):
             continue
         body = sorted(n for n in _reach(states, state["Next"]) if name in _reach(states, n))
         if not body:
             continue  # not a loop (a bake, a one-off pause)
-        timeout_field, timeout, interval = _interval(state.get("Seconds"), worst)
-        polls = math.ceil(timeout / interval) + 2
-        bound.loops.append(Loop(wait=prefix + name, timeout_field=timeout_field, interval=interval, polls=polls * mult,
-                                body=body))
-        for member in body:
-            visits[member] += polls - 1
+        deadline, timeout_field, divisor = _loop_wait(state.get("Seconds"))
+        if restarts := _restarts(states, body, deadline):
+            raise ValueError(f"{prefix}{name}: ${deadline} is set afresh inside its own loop by {restarts}")
+        waits = waits_until(float(worst["timings"][timeout_field]), float(worst["timings"]["poll_seconds"]), divisor)
+        cost = sum(_events(states[member]) for member in body)
+        groups.setdefault(deadline, []).append((cost, name, body, timeout_field, waits))
+    for deadline, loops in groups.items():
+        waits = max(loop[4] for loop in loops)
+        for i, (_, name, body, timeout_field, _own) in enumerate(sorted(loops, reverse=True)):
+            polls = (waits if i == 0 else 0) + 2
+            bound.loops.append(Loop(wait=prefix + name, deadline=deadline, timeout_field=timeout_field,
+                                    polls=polls * mult, body=body))
+            for member in body:
+                visits[member] += polls - 1
     total = 0
     for name, state in states.items():
         count = _events(state)

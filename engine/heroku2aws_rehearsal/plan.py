@@ -267,6 +267,21 @@ class Walk:
         self._note(f"Wait {name!r}: its time depends on the run; assumed {ASSUMED_WAIT_SECONDS:.0f} s")
         return ASSUMED_WAIT_SECONDS
 
+    def loop_polls(self, state: dict[str, Any], name: str, expected: float) -> tuple[int, float]:
+        """(polls, mean seconds between them) of a loop that waits ``expected`` seconds in all.
+
+        A loop whose Wait grows with the time already waited (``history._loop_wait``) polls every poll_seconds
+        at first, then at a share of the elapsed time; any other Wait is taken as a fixed interval."""
+        from .history import _loop_wait, waits_until
+
+        try:
+            _deadline, _field, divisor = _loop_wait(state.get("Seconds"))
+        except ValueError:
+            wait = self.wait_seconds(state, name)
+            return max(1, math.ceil(expected / max(wait, 1.0))), wait
+        polls = max(1, waits_until(expected, float(self.cfg.timings.poll_seconds), divisor) - 1)
+        return polls, round(expected / polls, 1)
+
     def task_seconds(self, name: str, state: dict[str, Any]) -> float:
         resource = str(state.get("Resource", ""))
         text = name.lower()
@@ -424,8 +439,7 @@ class Walk:
             wait_state = states[cycle[0]]
             per_poll = sum(self.wait_seconds(wait_state, cycle[0]) if i == 0 else self.task_seconds(n, states[n])
                            for i, n in enumerate(cycle))
-            wait = self.wait_seconds(wait_state, cycle[0])
-            polls = max(1, math.ceil(expected / max(wait, 1.0)))
+            polls, wait = self.loop_polls(wait_state, cycle[0], expected)
             for n in cycle:
                 self.enter(n, mult * polls)
             self.enter(name, mult * polls)

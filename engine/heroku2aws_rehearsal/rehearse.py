@@ -21,8 +21,9 @@ from typing import Any
 from .runner import History, execution_name, follow, start
 from .world import APP, RECORD, World
 
-NOTICE = ("Rehearsal is emulation: it proves the workflow, the code and the data path; "
-          "it does not prove IAM, AWS quotas or AWS's timings.")
+NOTICE = ("Rehearsal is emulation: it proves the workflow, the code, the data path and the IAM policies as "
+          "written (every call was checked against its role); it does not prove AWS quotas, networking or "
+          "AWS's timings.")
 
 
 # ------------------------------------------------------------------ fingerprints of the sources

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from heroku2aws_rehearsal.history import DEFAULT_ASL, HISTORY_LIMIT, history_bound, worst_case_input
+from heroku2aws_rehearsal.history import DEFAULT_ASL, HISTORY_LIMIT, history_bound, waits_until, worst_case_input
 
 
 @pytest.fixture(scope="module")
@@ -53,5 +53,27 @@ def test_given_more_polls_per_loop_then_the_bound_grows_past_the_limit(asl):
     loose = copy.deepcopy(asl)
     for name, state in _states(loose):
         if name == "Wait for the DMS full load":
-            state["Seconds"] = state["Seconds"].replace("/ 120)", "/ 10000)")
+            assert "/ 10000)" in state["Seconds"]
+            state["Seconds"] = state["Seconds"].replace("/ 10000)", "/ 10000000)")  # 0.01 % of the time waited
     assert history_bound(loose).events > HISTORY_LIMIT > history_bound(asl).events
+
+
+def test_given_a_loop_that_sets_its_deadline_afresh_inside_itself_then_the_bound_refuses_it(asl):
+    broken = copy.deepcopy(asl)
+    for name, state in _states(broken):
+        if name == "Check the DMS full load":
+            state.setdefault("Assign", {})["copyDeadline"] = "{% $millis() + 1000 %}"
+    with pytest.raises(ValueError, match="set afresh inside its own loop"):
+        history_bound(broken)
+
+
+def test_the_waits_of_a_loop_grow_with_the_logarithm_of_its_timeout():
+    # one poll a second for 7 days would be 604,800 polls; at 10 % of the time waited it is a few dozen more
+    # than the first polls at poll_seconds
+    assert waits_until(604800, 1, 10000) < 140
+    assert waits_until(10, 1, 10000) == 11  # polls every poll_seconds until 10 of them passed: rehearsals stay fast
+    brute, elapsed = 0, 0.0
+    while elapsed <= 3600:
+        elapsed += max(30, (elapsed * 1000) // 5000)
+        brute += 1
+    assert waits_until(3600, 30, 5000) == brute

@@ -259,8 +259,8 @@ def test_preflight_adds_the_write_freeze_and_the_formation(tmp_path, capsys, mon
     p = last_json(out)
     assert p["estimates"]["write_freeze_seconds"] == 1800
     assert ("ECS service", f"{APP}-clock") in {(r["kind"], r["name"]) for r in p["resources"]}
-    # 1,200 s of full load, polled every max(poll_seconds 30, dms_timeout_seconds 21,600 / 120 polls) = 180 s
-    assert any(poll["expecting"].startswith("DMS full load (preflight") and poll["polls"] == 7 for poll in p["polls"]), \
+    # 1,200 s of full load, polled every 30 s for the first 300 s, then every 10 % of the time waited: 24 polls
+    assert any(poll["expecting"].startswith("DMS full load (preflight") and poll["polls"] == 24 for poll in p["polls"]), \
         p["polls"]
     assert "write freeze ≈ 30 min" in err and "without a primary key" in err
 
