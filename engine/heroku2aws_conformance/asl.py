@@ -369,8 +369,24 @@ def check_variables(definition: dict, file: str) -> list[Finding]:
 
 
 def _models_strip_zone(layer: Path = LAYER) -> bool:
-    models = layer / "heroku2aws" / "models.py"
-    return models.exists() and 'removeprefix("/hostedzone/")' in models.read_text()
+    """Does the validated input (the execution input's model, ``dns.hosted_zone_id``) come out bare? Asked of
+    the model itself, by validating a prefixed ID."""
+    import importlib
+
+    for module in ("heroku2aws.contracts.input", "heroku2aws.models"):
+        try:
+            dns = importlib.import_module(module).Dns
+        except (ImportError, AttributeError):
+            continue
+        fields = {name: info for name, info in dns.model_fields.items() if info.is_required()}
+        sample = {"hosted_zone_id": "/hostedzone/Z0123456789ABC", "record_name": "www.example.com",
+                  "heroku_target": "app-1.herokudns.com"}
+        try:
+            value = dns.model_validate({k: sample[k] for k in fields if k in sample}).hosted_zone_id
+        except Exception:  # the model changed shape: not known to strip
+            return False
+        return bool(value == "Z0123456789ABC")
+    return False
 
 
 def check_definition(definition: dict, file: str = rel(ASL), lambda_errors: set[str] | None = None) -> list[Finding]:

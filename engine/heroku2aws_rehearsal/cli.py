@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "watch": ("heroku2aws_rehearsal.watch", "follow an execution on AWS as the rehearsal shows it, then its report"),
     "plan": ("heroku2aws_rehearsal.plan", "validate an execution input and show what the workflow would do"),
     "schema": ("heroku2aws_rehearsal.schema", "the execution input's JSON Schema (print, or --write the checked-in file)"),
+    "asl": ("heroku2aws_rehearsal.asl", "stamp the ASL's retriers and catchers from statemachine/policies.json (--check/--write)"),
 }
 
 
