@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from heroku2aws_rehearsal.runner import follow
+from heroku2aws_cli.executions import follow
 
 
 def role(aws, name: str = "contract", service: str = "states.amazonaws.com") -> str:

@@ -14,8 +14,8 @@ import engine_helpers
 import pytest
 from engine_helpers import run, task_failures
 
+from heroku2aws_cli.executions import history
 from heroku2aws_rehearsal.patches import local
-from heroku2aws_rehearsal.runner import history
 from heroku2aws_rehearsal.services.stepfunctions.errors import sdk_error_name
 
 # ---------------------------------------------------------------------------------------- names

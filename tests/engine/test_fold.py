@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from heroku2aws_rehearsal.runner import fold
+from heroku2aws_cli.executions import fold
 
 
 class Events:

@@ -18,9 +18,9 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from heroku2aws_cli.executions import follow
 from heroku2aws_rehearsal.aws import ACCOUNT_ID, REGION
 from heroku2aws_rehearsal.patches import local
-from heroku2aws_rehearsal.runner import follow
 from heroku2aws_rehearsal.services import events as emulated_events
 from heroku2aws_rehearsal.services import iam as emulated_iam
 from heroku2aws_rehearsal.services.iam.policy import Decision, Request, evaluate

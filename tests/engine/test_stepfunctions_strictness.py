@@ -11,8 +11,8 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 from engine_helpers import create, definition, run, task_failures
-from heroku2aws_conformance import rules
 
+from heroku2aws_conformance import rules
 from heroku2aws_rehearsal.services.stepfunctions import RUNTIME, ImpossibleFault
 from heroku2aws_rehearsal.services.stepfunctions.errors import OPTIMIZED_NAMING, optimized_error_name, sdk_error_name
 from heroku2aws_rehearsal.services.stepfunctions.jsonata import STEP_FUNCTIONS_FUNCTIONS

@@ -421,7 +421,7 @@ def test_cli_through_the_dispatcher_with_secret_arns(pgh, source, target, sample
     """URLs may be Secrets Manager ARNs (JSON with a url field, or a plain string): only ARNs are shown."""
     from moto import mock_aws
 
-    from heroku2aws_rehearsal import cli
+    from heroku2aws_cli import main as cli
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")

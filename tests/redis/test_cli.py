@@ -17,7 +17,7 @@ from redis_helpers import SOURCE_PASSWORD, TARGET_PASSWORD, assert_same, seed_ev
 
 from heroku2aws import redis_copy as rc
 from heroku2aws.tasks import redis_restore
-from heroku2aws_rehearsal.cli import main as cli_main
+from heroku2aws_cli.main import main as cli_main
 from heroku2aws_rehearsal.servers import RedisServer, free_port
 
 REQUIRED = {"keys", "bytes", "seconds", "keys_per_second", "fallback_keys", "expired_during_copy", "verified"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 import json
 
-from heroku2aws_rehearsal import cli
-from heroku2aws_rehearsal.asl import ASL_PATH, load_policies, stamp, tasks
+from heroku2aws_cli import main as cli
+from heroku2aws_cli.asl import ASL_PATH, load_policies, stamp, tasks
 
 
 def test_the_deployed_asl_is_what_the_policies_stamp():

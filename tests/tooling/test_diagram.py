@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from heroku2aws_rehearsal import diagram
-from heroku2aws_rehearsal.diagram import END_MARK, START_MARK, escape, extract_block, mermaid, readme_block, write_readme
+from heroku2aws_cli.diagram import END_MARK, START_MARK, escape, extract_block, mermaid, readme_block, write_readme
+from heroku2aws_cli import diagram
 
 ROOT = Path(__file__).resolve().parents[2]
 ASL_FILE = ROOT / "statemachine" / "migration.asl.json"

@@ -1,4 +1,4 @@
-"""The execution's worst-case history stays under Step Functions' 25,000 events (heroku2aws_rehearsal.history)."""
+"""The execution's worst-case history stays under Step Functions' 25,000 events (heroku2aws_cli.history)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from heroku2aws_rehearsal.history import DEFAULT_ASL, HISTORY_LIMIT, history_bound, waits_until, worst_case_input
+from heroku2aws_cli.history import DEFAULT_ASL, HISTORY_LIMIT, history_bound, waits_until, worst_case_input
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import pytest
 
 import heroku2aws
 from heroku2aws.errors import PreflightFailed
-from heroku2aws_rehearsal import cli
-from heroku2aws_rehearsal.plan import make_plan, validate
+from heroku2aws_cli import main as cli
+from heroku2aws_cli.plan import make_plan, validate
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = json.loads((ROOT / "events" / "production.json").read_text())

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 
 from heroku2aws.models import ExecutionInput, json_schema
-from heroku2aws_rehearsal import schema as schema_cmd
+from heroku2aws_cli import schema as schema_cmd
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = ROOT / "schema" / "execution-input.schema.json"

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from heroku2aws_rehearsal import cli
-from heroku2aws_rehearsal.runner import History, history
-from heroku2aws_rehearsal.watch import explain, parse_arn
+from heroku2aws_cli import main as cli
+from heroku2aws_cli.executions import History, history
+from heroku2aws_cli.watch import explain, parse_arn
 
 REPORT = {"app": "sample-app", "verification": {"postgres": "ok", "redis": "ok"}, "traffic": {"aws": 100}}
 

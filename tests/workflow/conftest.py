@@ -35,7 +35,7 @@ def scan_for_secrets(world, execution_arn: str) -> list[str]:
     """Every place a secret value of the rehearsal shows up: history (inputs, outputs, errors,
     causes, parameters) and every captured log. Returns descriptions of the hits (no values)."""
     sfn = world.aws.client("stepfunctions")
-    from heroku2aws_rehearsal.runner import history
+    from heroku2aws_cli.executions import history
 
     text = json.dumps(history(sfn, execution_arn).events, default=str)
     desc = sfn.describe_execution(executionArn=execution_arn)

@@ -69,7 +69,7 @@ def test_dump_restore_strategy_migrates_too(world, rehearse):
 def _write_while_heroku_serves(world, after_state: str, statements: list[str], done: dict, deadline: float = 120) -> None:
     """Play the app on Heroku: once ``after_state`` has run, write to the source (as live traffic does
     until the freeze), and record when, so the test can tell what change capture had to carry."""
-    from heroku2aws_rehearsal.runner import history
+    from heroku2aws_cli.executions import history
 
     sfn = world.aws.client("stepfunctions")
     seen: dict[str, object] = {}  # execution -> its history so far: each poll reads only the new events
@@ -91,7 +91,7 @@ def _write_while_heroku_serves(world, after_state: str, statements: list[str], d
 def test_dms_cdc_loads_before_the_freeze_and_the_freeze_only_drains_the_last_changes(world, rehearse):
     import threading
 
-    from heroku2aws_rehearsal.runner import history
+    from heroku2aws_cli.executions import history
 
     # Given a source role with REPLICATION (never on Heroku Postgres, but on a self-managed source),
     world.source_pg.sql("postgres", "ALTER ROLE app REPLICATION")

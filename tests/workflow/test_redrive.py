@@ -33,7 +33,7 @@ def test_running_the_rollback_twice_does_no_harm(world, rehearse):
     report = rehearse(fail_at=["Verify the copy"])
     assert report["status"] == "FAILED" and report["error"] == "MigrationRolledBack"
     sfn = world.aws.client("stepfunctions")
-    from heroku2aws_rehearsal.runner import history
+    from heroku2aws_cli.executions import history
 
     events = history(sfn, report["execution_arn"]).events
     ledger_payload = next(json.loads(e["taskScheduledEventDetails"]["parameters"])["Payload"]

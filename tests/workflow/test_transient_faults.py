@@ -6,7 +6,7 @@ the Retry fired (the failure is followed by a second attempt)."""
 
 from __future__ import annotations
 
-from heroku2aws_rehearsal.runner import history
+from heroku2aws_cli.executions import history
 
 TRANSIENT = [
     ("Run the preflight checks", "Lambda.TooManyRequestsException"),

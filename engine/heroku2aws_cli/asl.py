@@ -8,7 +8,8 @@ Heroku, the catcher that records why a state failed — is written once in ``pol
     heroku2aws asl --write    # rewrite the ASL from the policies
 
 Every retrier comes from the policies (a Task has no retrier of its own); catchers of specific errors
-(``DatabaseMigration.…``) are the state's own and left as they are. The JSON is written as the repository keeps it (2-space indent, one trailing newline).
+(``DatabaseMigration.…``) are the state's own and left as they are. The JSON is written as the repository
+keeps it (2-space indent, one trailing newline).
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from . import engine_paths
+from . import project
 
-ASL_PATH = engine_paths.ROOT / "statemachine" / "migration.asl.json"
-POLICIES_PATH = engine_paths.ROOT / "statemachine" / "policies.json"
+ASL_PATH = project.ASL
+POLICIES_PATH = project.POLICIES
 
 
 def load_policies(path: Path = POLICIES_PATH) -> dict[str, Any]:

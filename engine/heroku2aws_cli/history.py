@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import engine_paths
+from . import project
 
 HISTORY_LIMIT = 25_000
-DEFAULT_ASL = engine_paths.ROOT / "statemachine" / "migration.asl.json"
+DEFAULT_ASL = project.ASL
 
 _LOOP_WAIT = re.compile(r"\$millis\(\)\s*-\s*\$([A-Za-z]+)\s*\+\s*\$cfg\.timings\.([a-z_]+)\s*\*\s*1000\)\s*/\s*(\d+)")
 

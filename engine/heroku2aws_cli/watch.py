@@ -24,7 +24,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from .runner import PRICE_PER_TRANSITION, History, follow
+from .executions import PRICE_PER_TRANSITION, History, follow
 
 EXECUTION_ARN = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):states:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
@@ -144,7 +144,7 @@ def watch(arn: str, region: str | None = None, profile: str | None = None, endpo
     from botocore.exceptions import BotoCoreError, ClientError
     from rich.console import Console
 
-    from .rehearse import LiveView
+    from .live import LiveView
 
     parts = parse_arn(arn)
     region = region or parts["region"]

@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import engine_paths
-from .runner import PRICE_PER_TRANSITION
+from . import project
+from .executions import PRICE_PER_TRANSITION
 
-DEFAULT_ASL = engine_paths.ROOT / "statemachine" / "migration.asl.json"
+DEFAULT_ASL = project.ASL
 PLACEHOLDER = re.compile(r"\{\{\s*[A-Za-z0-9_]+\s*\}\}")
 MAX_STEPS = 20000
 

@@ -14,11 +14,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rehearse": ("heroku2aws_rehearsal.rehearse", "run the whole migration locally against emulated AWS"),
     "redis-copy": ("heroku2aws.tasks.redis_restore", "copy every key from one Redis to another, verified"),
     "pg-verify": ("heroku2aws.postgres.verify_cli", "compare two Postgres databases table by table"),
-    "diagram": ("heroku2aws_rehearsal.diagram", "the state machine as a Mermaid flowchart (or into the README)"),
-    "watch": ("heroku2aws_rehearsal.watch", "follow an execution on AWS as the rehearsal shows it, then its report"),
-    "plan": ("heroku2aws_rehearsal.plan", "validate an execution input and show what the workflow would do"),
-    "schema": ("heroku2aws_rehearsal.schema", "the execution input's JSON Schema (print, or --write the checked-in file)"),
-    "asl": ("heroku2aws_rehearsal.asl", "stamp the ASL's retriers and catchers from statemachine/policies.json (--check/--write)"),
+    "diagram": ("heroku2aws_cli.diagram", "the state machine as a Mermaid flowchart (or into the README)"),
+    "watch": ("heroku2aws_cli.watch", "follow an execution on AWS as the rehearsal shows it, then its report"),
+    "plan": ("heroku2aws_cli.plan", "validate an execution input and show what the workflow would do"),
+    "schema": ("heroku2aws_cli.schema", "the execution input's JSON Schema (print, or --write the checked-in file)"),
+    "asl": ("heroku2aws_cli.asl", "stamp the ASL's retriers and catchers from statemachine/policies.json (--check/--write)"),
 }
 
 

@@ -12,9 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-from . import engine_paths
+from . import project
 
-SCHEMA_PATH = engine_paths.ROOT / "schema" / "execution-input.schema.json"
+SCHEMA_PATH = project.SCHEMA
 
 
 def render() -> str:

@@ -20,11 +20,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import engine_paths
+from . import project
 
 START_MARK = "<!-- diagram:start -->"
 END_MARK = "<!-- diagram:end -->"
-DEFAULT_ASL = engine_paths.ROOT / "statemachine" / "migration.asl.json"
+DEFAULT_ASL = project.ASL
 LABEL_CHARS = 40
 
 _COMPARISONS = {
