@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 
 from botocore.exceptions import ClientError
+
 from heroku2aws_conformance import rules
 
 from .models import service_model

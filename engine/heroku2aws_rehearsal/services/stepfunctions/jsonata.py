@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import jsonata
+
 from heroku2aws_conformance import rules
 
 #: ``$hash`` algorithms the guide lists.

@@ -6,6 +6,7 @@ import threading
 
 from botocore.loaders import Loader
 from botocore.model import OperationModel, ServiceModel
+
 from heroku2aws_conformance import rules
 
 _loader = Loader()
