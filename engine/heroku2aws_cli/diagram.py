@@ -7,8 +7,10 @@ its condition, shortened), ``Catch`` (dashed, labelled with the error names) and
 derived from the state names (``n_`` + letters and digits), so they are stable, never a Mermaid keyword,
 and the generated text only changes where the ASL does.
 
-``--write-readme README.md`` replaces what lies between ``<!-- diagram:start -->`` and
-``<!-- diagram:end -->`` with a ```` ```mermaid ```` block; a test fails when that block and the ASL disagree.
+``--stages`` gives the workflow at a glance instead: one node per stage (a stage begins at the state that
+records it in ``$timeline``), the rollback, the ends. ``--write`` puts the stage diagram in README.md (between
+``<!-- stages:start -->`` and ``<!-- stages:end -->``) and the full one in docs/state-machine.md (between
+``<!-- diagram:start -->`` and ``<!-- diagram:end -->``); tests fail when either disagrees with the ASL.
 """
 
 from __future__ import annotations
@@ -239,35 +241,122 @@ def mermaid(asl: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-# ------------------------------------------------------------------ README
+# ------------------------------------------------------------------ stages
 
 
-def readme_block(diagram: str) -> str:
-    return f"{START_MARK}\n```mermaid\n{diagram}```\n{END_MARK}"
+_STAGE_MARK = re.compile(r"'stage':\s*'([a-z0-9-]+)'")
 
 
-def extract_block(text: str) -> str | None:
-    """What lies between the README's markers (markers included), or None when they are missing."""
-    start, end = text.find(START_MARK), text.find(END_MARK)
+def _successors(state: dict[str, Any]) -> list[tuple[str, bool]]:
+    """(next state, is a Catch) of a state."""
+    out = [(state["Next"], False)] if isinstance(state.get("Next"), str) else []
+    out += [(r["Next"], False) for r in state.get("Choices") or [] if isinstance(r.get("Next"), str)]
+    if isinstance(state.get("Default"), str):
+        out.append((state["Default"], False))
+    out += [(c["Next"], True) for c in state.get("Catch") or [] if isinstance(c.get("Next"), str)]
+    return out
+
+
+def stages(asl: dict) -> list[tuple[str, list[str]]]:
+    """The top-level states by stage: a stage starts at the state that records it in ``$timeline``
+    (``{'stage': 'prepare', …}``); the states every failure catcher leads to make the stage ``rollback``;
+    Fail states stand alone (an end, not a stage)."""
+    states: dict[str, Any] = asl["States"]
+    caught = {c["Next"] for s in states.values() for c in s.get("Catch") or [] if c.get("ErrorEquals") == ["States.ALL"]}
+    entries = [n for n in caught if states.get(n, {}).get("Type") != "Fail"]
+    rollback: set[str] = set()
+    todo = list(entries)
+    while todo:
+        name = todo.pop()
+        if name in rollback or name not in states or states[name].get("Type") == "Fail":
+            continue
+        rollback.add(name)
+        todo += [n for n, _ in _successors(states[name])]
+    out: list[tuple[str, list[str]]] = []
+    current = None
+    for name, state in states.items():
+        if state.get("Type") == "Fail" or name in rollback:
+            continue
+        marks = _STAGE_MARK.findall(json.dumps(state.get("Assign") or {}))
+        if marks or current is None:
+            current = marks[0] if marks else "start"
+            out.append((current, []))
+        out[-1][1].append(name)
+    if rollback:
+        out.append(("rollback", [n for n in states if n in rollback]))
+    return out
+
+
+def stage_mermaid(asl: dict) -> str:
+    """The workflow at a glance: one node per stage, the ends (Fail states), and how one leads to the next."""
+    states: dict[str, Any] = asl["States"]
+    groups = stages(asl)
+    where = {name: stage for stage, names in groups for name in names}
+    ids = {stage: "s_" + re.sub(r"[^a-z0-9]", "_", stage) for stage, _ in groups}
+    lines = ["flowchart LR"]
+    for stage, names in groups:
+        label = stage.replace("-", " ").capitalize()
+        shape = ("[[", "]]") if stage == "rollback" else ("[", "]")
+        lines.append(f"    {ids[stage]}{shape[0]}\"{escape(label)}<br/>{len(names)} states\"{shape[1]}")
+    ends = [n for n, s in states.items() if s.get("Type") == "Fail"]
+    for name in ends:
+        lines.append(f"    {_node_id(name)}([\"{escape(name)}\"])")
+    seen: set[tuple[str, str, bool]] = set()
+    for name, state in states.items():
+        src = ids.get(where.get(name, ""))
+        if src is None:
+            continue
+        for target, caught in _successors(state):
+            dst = ids.get(where.get(target, "")) or (_node_id(target) if target in ends else None)
+            if dst is None or dst == src:
+                continue
+            # reaching the rollback or an end is a failure, whether a Catch or a Choice leads there
+            failure = caught or dst == ids.get("rollback") or target in ends
+            seen.add((src, dst, failure and src != ids.get("rollback")))
+    done = ids.get(groups[-2][0]) if len(groups) > 1 and groups[-1][0] == "rollback" else ids[groups[-1][0]]
+    for src, dst, caught in sorted(seen, key=lambda e: (list(ids.values()).index(e[0]), e[1], e[2])):
+        lines.append(f"    {src} -.->|\"on failure\"| {dst}" if caught else f"    {src} --> {dst}")
+    lines.append(f"    {done} --> s_end((\"Succeeded\"))")
+    return "\n".join(lines) + "\n"
+
+
+def _node_id(name: str) -> str:
+    return "e_" + re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+# ------------------------------------------------------------------ README and docs/
+
+STAGES_START = "<!-- stages:start -->"
+STAGES_END = "<!-- stages:end -->"
+FULL_DOC = project.ROOT / "docs" / "state-machine.md"
+
+
+def readme_block(diagram: str, start: str = START_MARK, end: str = END_MARK) -> str:
+    return f"{start}\n```mermaid\n{diagram}```\n{end}"
+
+
+def extract_block(text: str, start_mark: str = START_MARK, end_mark: str = END_MARK) -> str | None:
+    """What lies between the markers (markers included), or None when they are missing."""
+    start, end = text.find(start_mark), text.find(end_mark)
     if start < 0 or end < start:
         return None
-    return text[start:end + len(END_MARK)]
+    return text[start:end + len(end_mark)]
 
 
-def write_readme(path: Path, diagram: str) -> bool:
-    """Replace the README's diagram block; a missing README is created with just the heading and the block.
+def write_readme(path: Path, diagram: str, start: str = START_MARK, end: str = END_MARK) -> bool:
+    """Replace a file's diagram block; a missing file is created with just a heading and the block.
 
-    Returns whether the file changed. Raises ``ValueError`` when the README exists without both markers.
+    Returns whether the file changed. Raises ``ValueError`` when the file exists without both markers.
     """
-    block = readme_block(diagram)
+    block = readme_block(diagram, start, end)
     if not path.exists():
-        path.write_text(f"## Workflow\n\n{block}\n")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"# The state machine, state by state\n\n{block}\n")
         return True
     text = path.read_text()
-    old = extract_block(text)
+    old = extract_block(text, start, end)
     if old is None:
-        raise ValueError(f"{path} has no {START_MARK} … {END_MARK} block; add the two markers where the "
-                         "diagram belongs")
+        raise ValueError(f"{path} has no {start} … {end} block; add the two markers where the diagram belongs")
     new = text.replace(old, block, 1)
     if new == text:
         return False
@@ -283,8 +372,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="heroku2aws diagram", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--asl", type=Path, default=DEFAULT_ASL, help="the ASL file (default %(default)s)")
-    parser.add_argument("--write-readme", type=Path, metavar="README",
-                        help="replace the diagram block of this README instead of printing")
+    parser.add_argument("--stages", action="store_true", help="print the stage-level diagram instead")
+    parser.add_argument("--write", action="store_true",
+                        help=f"update README.md's stage diagram and {FULL_DOC.relative_to(project.ROOT)}'s full one")
+    parser.add_argument("--write-readme", type=Path, metavar="FILE",
+                        help="replace the full diagram's block of this file instead of printing")
     args = parser.parse_args(argv)
     try:
         asl = load_asl(args.asl)
@@ -298,8 +390,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"heroku2aws diagram: {args.asl} has no States", file=sys.stderr)
         return 2
     diagram = mermaid(asl)
+    if args.write:
+        try:
+            for path, text, start, end in ((project.README, stage_mermaid(asl), STAGES_START, STAGES_END),
+                                           (FULL_DOC, diagram, START_MARK, END_MARK)):
+                changed = write_readme(path, text, start, end)
+                print(f"{path}: diagram {'updated' if changed else 'already up to date'}", file=sys.stderr)
+        except ValueError as exc:
+            print(f"heroku2aws diagram: {exc}", file=sys.stderr)
+            return 1
+        return 0
     if args.write_readme is None:
-        sys.stdout.write(diagram)
+        sys.stdout.write(stage_mermaid(asl) if args.stages else diagram)
         return 0
     try:
         changed = write_readme(args.write_readme, diagram)

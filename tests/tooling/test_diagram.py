@@ -8,8 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from heroku2aws_cli.diagram import END_MARK, START_MARK, escape, extract_block, mermaid, readme_block, write_readme
 from heroku2aws_cli import diagram
+from heroku2aws_cli.diagram import (
+    END_MARK,
+    FULL_DOC,
+    STAGES_END,
+    STAGES_START,
+    START_MARK,
+    escape,
+    extract_block,
+    mermaid,
+    readme_block,
+    stage_mermaid,
+    stages,
+    write_readme,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ASL_FILE = ROOT / "statemachine" / "migration.asl.json"
@@ -184,13 +197,41 @@ def test_long_conditions_are_shortened():
 # ------------------------------------------------------------------ README
 
 
-def test_readme_diagram_matches_the_asl(asl):
-    assert README.exists(), "README.md is missing"
-    block = extract_block(README.read_text())
-    assert block is not None, f"README.md has no {START_MARK} … {END_MARK} block"
+def test_the_full_diagram_in_docs_matches_the_asl(asl):
+    assert FULL_DOC.exists(), "docs/state-machine.md is missing"
+    block = extract_block(FULL_DOC.read_text())
+    assert block is not None, f"docs/state-machine.md has no {START_MARK} … {END_MARK} block"
     assert block == readme_block(mermaid(asl)), (
-        "README.md's diagram and statemachine/migration.asl.json disagree: run "
-        "`heroku2aws diagram --write-readme README.md`")
+        "docs/state-machine.md's diagram and statemachine/migration.asl.json disagree: run `heroku2aws diagram --write`")
+
+
+def test_the_readme_front_page_shows_the_stages_as_the_asl_has_them(asl):
+    block = extract_block(README.read_text(), STAGES_START, STAGES_END)
+    assert block == readme_block(stage_mermaid(asl), STAGES_START, STAGES_END), (
+        "README.md's stage diagram and the ASL disagree: run `heroku2aws diagram --write`")
+    assert START_MARK not in README.read_text()  # the full diagram lives in docs/, not on the front page
+
+
+def test_the_stages_follow_the_timeline_marks_and_every_state_has_a_place(asl):
+    groups = stages(asl)
+    names = [stage for stage, _ in groups]
+    assert names[:2] == ["validate", "prepare"] and names[-1] == "rollback"
+    placed = [n for _, members in groups for n in members]
+    fails = [n for n, s in asl["States"].items() if s["Type"] == "Fail"]
+    assert sorted(placed + fails) == sorted(asl["States"])  # each top-level state once, the ends apart
+    text = stage_mermaid(asl)
+    assert 's_write_freeze -.->|"on failure"| s_rollback' in text
+    assert "s_write_freeze --> s_finalize" in text
+
+
+def test_a_new_stage_mark_makes_a_new_stage(asl):
+    import copy
+
+    changed = copy.deepcopy(asl)
+    changed["States"]["Import the config vars into Secrets Manager"]["Assign"] = {
+        "timeline": "{% $append($timeline, {'stage': 'import', 'at': $now()}) %}"}
+    assert "import" in [stage for stage, _ in stages(changed)]
+    assert "s_import" in stage_mermaid(changed)
 
 
 def test_write_readme_replaces_only_the_block(tmp_path, asl):
@@ -214,7 +255,7 @@ def test_write_readme_refuses_a_readme_without_markers_and_creates_a_missing_one
     missing = tmp_path / "new" / "README.md"
     missing.parent.mkdir()
     assert diagram.main(["--asl", str(ASL_FILE), "--write-readme", str(missing)]) == 0
-    assert missing.read_text().startswith("## Workflow\n\n" + START_MARK)
+    assert missing.read_text().startswith("# The state machine, state by state\n\n" + START_MARK)
 
 
 def test_cli_prints_the_diagram(capsys, asl):
