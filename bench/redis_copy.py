@@ -38,7 +38,7 @@ LARGE = {"hash": 200_000, "list": 200_000, "set": 100_000, "zset": 100_000}
 
 def _seed(conn, n_keys: int) -> dict[str, int]:
     """Pipelined raw RESP; returns the count per type."""
-    from heroku2aws.redis_copy import encode
+    from heroku2aws.redis.resp import encode
 
     rng = random.Random(42)
     kinds = ["string"] * 50 + ["hash"] * 15 + ["list"] * 10 + ["set"] * 10 + ["zset"] * 10 + ["stream"] * 5
@@ -131,7 +131,8 @@ def _flush(server) -> None:
 
 
 def main() -> None:
-    from heroku2aws.redis_copy import Conn, parse_endpoint
+    from heroku2aws.redis.resp import Conn
+    from heroku2aws.redis.urls import parse_endpoint
     from heroku2aws_rehearsal.servers import RedisServer
 
     for name in ("heroku2aws", *[n for n in logging.root.manager.loggerDict if n.startswith("heroku2aws.")]):
@@ -156,8 +157,9 @@ def main() -> None:
         del all_keys
 
         env = dict(os.environ, POWERTOOLS_LOG_LEVEL="WARNING")
-        floor = subprocess.run([sys.executable, "-c", "import heroku2aws.tasks.redis_restore as m, heroku2aws.redis_copy as rc; "
-                                "print(rc.peak_rss_bytes())"], env=env, capture_output=True, text=True, check=True)
+        floor = subprocess.run([sys.executable, "-c", "import heroku2aws.tasks.redis_restore as m, "
+                                "heroku2aws.redis.options as rc; print(rc.peak_rss_bytes())"],
+                               env=env, capture_output=True, text=True, check=True)
         floor_rss = int(floor.stdout.strip())
         ours_copy, ours_wall, mig_scan, mig_listed, peaks = [], [], [], [], []
         last: dict = {}

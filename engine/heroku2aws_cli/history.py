@@ -40,8 +40,8 @@ _LOOP_WAIT = re.compile(r"\$millis\(\)\s*-\s*\$([A-Za-z]+)\s*\+\s*\$cfg\.timings
 
 def worst_case_input() -> dict[str, Any]:
     """The timings at the schema's limits (smallest poll, largest deadlines) and the most Map items."""
-    from heroku2aws.models import Timings, Traffic
-    from heroku2aws.services_plan import MAX_PROCESS_TYPES
+    from heroku2aws.contracts.input import Timings, Traffic
+    from heroku2aws.steps.plan_services import MAX_PROCESS_TYPES
 
     timings: dict[str, Any] = {}
     for name, info in Timings.model_fields.items():

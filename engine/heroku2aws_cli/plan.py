@@ -1,6 +1,6 @@
 """``heroku2aws plan --input FILE``: check an execution input and show what the workflow would do with it.
 
-Validates the input exactly as the workflow's first stage does (``heroku2aws.validation``): every problem
+Validates the input exactly as the workflow's first stage does (``heroku2aws.steps.validate_input``): every problem
 is named by its dotted field path and no value is ever repeated, so a secret pasted into a field is not
 printed. Then it shows, for this input: the stages in order; the resources the workflow would create (the
 config secret, the DMS subnet group / instance / endpoints / task ``h2a-<app>`` for the DMS strategies, one
@@ -14,7 +14,7 @@ the way forward; every polling loop is counted as many times as the thing it wai
 divided by the input's poll interval (the assumptions are printed with the plan). Any ASL works — nested
 Parallel branches and Map item processors included — the figures are estimates, not promises.
 
-``--preflight`` also runs the workflow's real preflight (``heroku2aws.preflight``) from this machine —
+``--preflight`` also runs the workflow's real preflight (``heroku2aws.steps.preflight``) from this machine —
 the sources and secrets must be reachable — and adds its findings and the write-freeze estimate.
 ``--json`` prints the plan as one JSON object, last line. Exit status: 0 planned; 1 preflight refused or
 could not run; 2 invalid input or arguments.
@@ -88,8 +88,8 @@ def load_input(path: Path) -> tuple[Any, int]:
 
 def validate(raw: Any):
     """The model, or :class:`PlanError` listing every problem by its dotted path (no values)."""
-    from heroku2aws.errors import InvalidInput
-    from heroku2aws.validation import validate_input
+    from heroku2aws.contracts.errors import InvalidInput
+    from heroku2aws.steps.validate_input import validate_input
 
     try:
         cfg = validate_input(raw)
@@ -99,7 +99,7 @@ def validate(raw: Any):
         problems = [p.strip() for p in rest.split("; ") if p.strip()] if rest else [text]
         raise PlanError(problems) from None
     if cfg.ecs.procfile is not None:
-        from heroku2aws.services_plan import parse_procfile
+        from heroku2aws.steps.plan_services import parse_procfile
 
         try:
             parse_procfile(cfg.ecs.procfile)
@@ -113,7 +113,7 @@ def process_types(cfg, preflight: dict | None) -> tuple[list[dict[str, Any]] | N
     if preflight and preflight.get("processes"):
         return [dict(p) for p in preflight["processes"]], "the Procfile and the Heroku formation (preflight)"
     if cfg.ecs.procfile is not None:
-        from heroku2aws.services_plan import parse_procfile
+        from heroku2aws.steps.plan_services import parse_procfile
 
         return [{"type": t} for t in parse_procfile(cfg.ecs.procfile)], "input.ecs.procfile"
     return None, "the Heroku formation, read by preflight (run `plan --preflight` to list it)"
@@ -603,13 +603,14 @@ def _deadlines(cfg) -> list[dict[str, Any]]:
 def run_preflight(cfg, region: str | None, profile: str | None, endpoint_url: str | None) -> dict[str, Any]:
     """The real preflight from this machine: ``{"ok", "plan" | "problems", "warnings"}``."""
     try:
-        from heroku2aws import preflight as pf
+        from heroku2aws.steps import preflight as pf
     except ImportError as exc:
-        return {"ok": False, "ran": False, "problems": [f"heroku2aws.preflight is not available ({exc.name or exc})"]}
+        return {"ok": False, "ran": False, "problems": [f"heroku2aws.steps.preflight is not available ({exc.name or exc})"]}
     run = getattr(pf, "run_preflight", None)
     if run is None:
-        return {"ok": False, "ran": False, "problems": ["heroku2aws.preflight has no run_preflight() yet"]}
-    from heroku2aws.errors import Heroku2AwsError, scrub
+        return {"ok": False, "ran": False, "problems": ["heroku2aws.steps.preflight has no run_preflight() yet"]}
+    from heroku2aws.contracts.errors import Heroku2AwsError
+    from heroku2aws.redaction import scrub
 
     arn_region = cfg.heroku.api_key_secret_arn.split(":")[3]
     env = {"AWS_REGION": region or os.environ.get("AWS_REGION") or arn_region,
@@ -701,7 +702,7 @@ def make_plan(cfg, asl: dict, preflight: dict | None = None, placeholders: int =
 
 def _history(cfg, asl: dict) -> dict[str, Any]:
     """The most history events an execution can write, for this input's timings and at the schema's limits."""
-    from heroku2aws.services_plan import MAX_PROCESS_TYPES
+    from heroku2aws.steps.plan_services import MAX_PROCESS_TYPES
 
     from .history import HISTORY_LIMIT, history_bound
 

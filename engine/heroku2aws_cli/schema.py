@@ -1,4 +1,4 @@
-"""``heroku2aws schema``: the execution input's JSON Schema, generated from ``heroku2aws.models``.
+"""``heroku2aws schema``: the execution input's JSON Schema, generated from ``heroku2aws.contracts.input``.
 
 Prints the schema; ``--write`` writes ``schema/execution-input.schema.json`` (or ``--output FILE``), the
 file the README points users at and a test compares with the model. ``--check`` exits 1 when the file
@@ -19,7 +19,7 @@ SCHEMA_PATH = project.SCHEMA
 
 def render() -> str:
     """The schema as the checked-in file holds it (2-space indent, trailing newline)."""
-    from heroku2aws.models import json_schema
+    from heroku2aws.contracts.input import json_schema
 
     return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
 

@@ -373,7 +373,7 @@ def _models_strip_zone(layer: Path = LAYER) -> bool:
     the model itself, by validating a prefixed ID."""
     import importlib
 
-    for module in ("heroku2aws.contracts.input", "heroku2aws.models"):
+    for module in ("heroku2aws.contracts.input",):
         try:
             dns = importlib.import_module(module).Dns
         except (ImportError, AttributeError):

@@ -1,7 +1,7 @@
 """A local stand-in for the Heroku Platform API (v3): the few endpoints the migration calls.
 
 It speaks Heroku's JSON (objects, error bodies, status codes) on 127.0.0.1 so the deployed
-``heroku2aws.heroku.HerokuClient`` runs unchanged against it:
+``heroku2aws.clients.heroku.HerokuClient`` runs unchanged against it:
 
 - ``GET/PATCH /apps/{app}`` (``{"maintenance": bool}``)
 - ``GET/PATCH /apps/{app}/config-vars`` (a ``null`` value deletes a var; answers the full set)

@@ -1,14 +1,14 @@
-"""Stage 6 - verify the copy: Postgres parity, sequence sync, Redis parity; or, with ``check: cdc-drained``,
-whether change capture has caught up (see heroku2aws.verify_data)."""
+"""Stage 6 - verify the copy, or whether change capture has caught up (heroku2aws.steps.verify_data)."""
 
 from __future__ import annotations
 
+from heroku2aws.contracts.events import VerifyDataEvent
 from heroku2aws.obs import logger
-from heroku2aws.validation import parse_event
-from heroku2aws.verify_data import VerifyDataEvent, cdc_drained, verify_data
+from heroku2aws.steps.validate_input import parse_event
+from heroku2aws.steps.verify_data import verify_data
 
 
 @logger.inject_lambda_context(correlation_id_path="execution_id", log_event=False)
 def lambda_handler(event: dict, context) -> dict:
     request = parse_event(VerifyDataEvent, event)
-    return cdc_drained(request.input) if request.check == "cdc-drained" else verify_data(request.input)
+    return verify_data(request).model_dump(mode="json")

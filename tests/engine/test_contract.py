@@ -248,7 +248,7 @@ def test_lambda_exception_is_caught_by_its_error_type_and_functions_are_isolated
 
 
 def test_heroku_stand_in_refuses_a_bad_token():
-    from heroku2aws.heroku import HerokuApiError, HerokuClient
+    from heroku2aws.clients.heroku import HerokuApiError, HerokuClient
     from heroku2aws_rehearsal.heroku_api import FakeHeroku
 
     with FakeHeroku(token="right") as fake:

@@ -6,8 +6,8 @@ import boto3
 import pytest
 from fn_helpers import EXECUTION_ID, load_handler, to_boto, with_changes
 
-from heroku2aws.errors import ServicesNotReady
-from heroku2aws.services_plan import plan_services
+from heroku2aws.contracts.errors import ServicesNotReady
+from heroku2aws.steps.plan_services import plan_services
 
 handler = load_handler("check_services")
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -31,14 +31,14 @@ def world(moto, monkeypatch, production_input):
 
 def create_services(world, monkeypatch, running: int) -> list[str]:
     """The planned services created the way the ASL does (RegisterTaskDefinition, CreateService)."""
-    from heroku2aws.models import ExecutionInput
+    from heroku2aws.contracts.input import ExecutionInput
 
     monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", str(running))
     cfg = ExecutionInput.model_validate(world["cfg"])
     formation = [{"type": "web", "quantity": 2, "size": "standard-1x", "command": "run"},
                  {"type": "worker", "quantity": 2, "size": "standard-1x", "command": "work"}]
     planned = plan_services(cfg, {"heroku": {"formation": formation}},
-                            {"secret_arn": SECRET_ARN, "imported": ["DATABASE_URL"]}, EXECUTION_ID)
+                            {"secret_arn": SECRET_ARN, "imported": ["DATABASE_URL"]}, EXECUTION_ID).model_dump()
     names = []
     for item in planned["services"]:
         td = world["ecs"].register_task_definition(**to_boto("ecs", "RegisterTaskDefinition",
@@ -100,10 +100,10 @@ def test_given_one_unhealthy_target_when_checked_then_not_healthy(world, monkeyp
     elbv2 = _StubElb([{"Target": {"Id": "10.0.1.5", "Port": 5000}, "TargetHealth": {"State": "healthy"}},
                       {"Target": {"Id": "10.0.1.6", "Port": 5000},
                        "TargetHealth": {"State": "unhealthy", "Reason": "Target.ResponseCodeMismatch"}}])
-    from heroku2aws.models import ExecutionInput
-    from heroku2aws.services_check import check_services
+    from heroku2aws.contracts.input import ExecutionInput
+    from heroku2aws.steps.check_services import check_services
 
-    out = check_services(ExecutionInput.model_validate(world["cfg"]), names, elbv2=elbv2)
+    out = check_services(ExecutionInput.model_validate(world["cfg"]), names, elbv2=elbv2).model_dump()
     assert out["healthy"] is False
     assert out["targets"][1] == {"id": "10.0.1.6", "port": 5000, "state": "unhealthy",
                                  "reason": "Target.ResponseCodeMismatch"}

@@ -7,7 +7,7 @@ import json
 import boto3
 import pytest
 
-from heroku2aws.connections import SecretFormatError, heroku_api_key, postgres_url, redis_url
+from heroku2aws.clients.connections import SecretFormatError, heroku_api_key, postgres_url, redis_url
 
 
 @pytest.fixture

@@ -8,8 +8,7 @@ import boto3
 import pytest
 from fn_helpers import EXECUTION_ID, load_handler
 
-from heroku2aws.errors import ConfigImportFailed
-from heroku2aws.heroku import HerokuApiError
+from heroku2aws.contracts.errors import ConfigImportFailed, HerokuApiError
 from heroku2aws_rehearsal.heroku_api import FakeHeroku
 
 handler = load_handler("import_config")
@@ -111,7 +110,7 @@ def test_given_an_import_when_run_twice_then_the_second_changes_nothing(event, c
 def test_given_changed_config_on_heroku_when_imported_again_then_a_new_version(event, context, heroku):
     handler(event, context)
     heroku.get_app_state(APP)  # sanity: app exists
-    from heroku2aws.heroku import HerokuClient
+    from heroku2aws.clients.heroku import HerokuClient
 
     HerokuClient(heroku.token, heroku.url).update_config_vars(APP, {"RAILS_ENV": "staging", "NEW_FLAG": "1"})
 
@@ -151,7 +150,7 @@ def test_given_no_redis_in_the_input_when_imported_then_no_redis_url(event, cont
 
 
 def test_given_a_config_var_name_ecs_cannot_take_when_imported_then_refused_naming_it(event, context, heroku):
-    from heroku2aws.heroku import HerokuClient
+    from heroku2aws.clients.heroku import HerokuClient
 
     HerokuClient(heroku.token, heroku.url).update_config_vars(APP, {"my-flag": "flag-value-xyz"})
     with pytest.raises(ConfigImportFailed, match="my-flag") as err:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from fn_helpers import EXECUTION_ID, load_handler, with_changes
 
-from heroku2aws.errors import InvalidInput
-from heroku2aws.services_plan import DYNO_SIZES, FARGATE_MEMORY, container_command, fargate_size, parse_procfile
+from heroku2aws.contracts.errors import InvalidInput
+from heroku2aws.steps.plan_services import DYNO_SIZES, FARGATE_MEMORY, container_command, fargate_size, parse_procfile
 
 handler = load_handler("plan_services")
 

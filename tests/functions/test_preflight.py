@@ -9,9 +9,9 @@ import boto3
 import pytest
 from fn_helpers import EXECUTION_ID, load_handler, with_changes
 
-from heroku2aws.errors import PreflightFailed
-from heroku2aws.models import ExecutionInput
-from heroku2aws.preflight import Findings, check_postgres
+from heroku2aws.contracts.errors import PreflightFailed
+from heroku2aws.contracts.input import ExecutionInput
+from heroku2aws.steps.preflight import Findings, check_postgres
 from heroku2aws_rehearsal.heroku_api import FakeHeroku
 from heroku2aws_rehearsal.servers import free_port
 
@@ -289,7 +289,7 @@ def analysis(stores):
 
 def test_given_an_extension_the_target_lacks_when_checked_then_refused(analysis, production_input):
     from heroku2aws.postgres.analysis import ExtensionInfo
-    from heroku2aws.preflight import TargetPostgresReport
+    from heroku2aws.steps.preflight import TargetPostgresReport
 
     source = analysis.model_copy(update={"extensions": [*analysis.extensions, ExtensionInfo(
         name="timescaledb", version="2.14", schema_name="public", rds_supported=False)]})

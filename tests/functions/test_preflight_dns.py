@@ -6,8 +6,8 @@ import boto3
 import pytest
 from fn_helpers import with_changes
 
-from heroku2aws.models import ExecutionInput
-from heroku2aws.preflight import Findings, inspect_dns
+from heroku2aws.contracts.input import ExecutionInput
+from heroku2aws.steps.preflight import Findings, inspect_dns
 
 ZONE_ID = "Z0123456789ABCDEFGHIJ"
 HEROKU = "tranquil-reef-8k2lq9x1vbn3m5c7z4a6s0d8.herokudns.com"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from heroku2aws.preflight import Findings, check_redis_pair, estimate, inspect_redis, inspect_target_postgres
+from heroku2aws.steps.preflight import Findings, check_redis_pair, estimate, inspect_redis, inspect_target_postgres
 from heroku2aws_rehearsal.servers import free_port
 
 
@@ -111,7 +111,7 @@ def test_given_sizes_when_estimated_then_durations_follow_the_stated_assumptions
 
 
 def test_given_a_database_whose_verification_may_not_fit_the_function_then_preflight_warns():
-    from heroku2aws.preflight import VERIFY_FUNCTION_SECONDS, verify_budget_warning
+    from heroku2aws.steps.preflight import VERIFY_FUNCTION_SECONDS, verify_budget_warning
 
     gib = 1024 ** 3
     assert verify_budget_warning(10 * gib, estimate("dms-full-load", 10 * gib, 0, 0, jobs=4)) is None  # ~205 s
@@ -120,7 +120,7 @@ def test_given_a_database_whose_verification_may_not_fit_the_function_then_prefl
 
 
 def test_the_verify_budget_is_the_verify_functions_timeout_in_the_template():
-    from heroku2aws.preflight import VERIFY_FUNCTION_SECONDS
+    from heroku2aws.steps.preflight import VERIFY_FUNCTION_SECONDS
     from heroku2aws_rehearsal.deploy import load_template
 
     assert load_template()["Resources"]["VerifyDataFunction"]["Properties"]["Timeout"] == VERIFY_FUNCTION_SECONDS

@@ -7,8 +7,8 @@ import json
 import pytest
 from fn_helpers import EXECUTION_ID, load_handler, with_changes
 
-from heroku2aws.errors import InvalidInput
-from heroku2aws.models import ExecutionInput
+from heroku2aws.contracts.errors import InvalidInput
+from heroku2aws.contracts.input import ExecutionInput
 
 handler = load_handler("validate_input")
 

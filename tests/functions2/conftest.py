@@ -21,7 +21,7 @@ def no_backoff(monkeypatch):
     """The Heroku client's retry sleeps take no time (the retries themselves still happen)."""
     import types
 
-    import heroku2aws.heroku as heroku
+    import heroku2aws.clients.heroku as heroku
 
     slept: list[float] = []
     monkeypatch.setattr(heroku, "time", types.SimpleNamespace(sleep=slept.append))

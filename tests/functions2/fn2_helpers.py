@@ -16,7 +16,7 @@ APP = "acme-storefront"
 
 def production_input() -> dict[str, Any]:
     """The production example input, validated and with every default filled (as stage 1 returns it)."""
-    from heroku2aws.models import ExecutionInput
+    from heroku2aws.contracts.input import ExecutionInput
 
     raw = json.loads((ROOT / "events" / "production.json").read_text())
     return ExecutionInput.model_validate(raw).model_dump(mode="json")

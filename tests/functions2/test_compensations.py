@@ -10,11 +10,13 @@ import boto3
 import pytest
 from fn2_helpers import APP, EXECUTION_ID, create_secret, load_handler, with_changes
 
-import heroku2aws.compensations as comp
-from heroku2aws.config_import import upsert_secret
-from heroku2aws.errors import HerokuControlFailed
-from heroku2aws.rollback import COMPENSATIONS, Progress, roll_back
-from heroku2aws.switch_secrets import switch
+import heroku2aws.compensations.dns as comp
+from heroku2aws.compensations import COMPENSATIONS, Progress
+from heroku2aws.contracts.errors import HerokuControlFailed
+from heroku2aws.contracts.ledger import parse_entry
+from heroku2aws.steps.import_config import upsert_secret
+from heroku2aws.steps.rollback import roll_back
+from heroku2aws.steps.switch_secrets import switch
 from heroku2aws_rehearsal.heroku_api import FakeHeroku
 
 ZONE = "acme-example.com"
@@ -26,7 +28,7 @@ TOKEN = "HRKU-comp-0123456789abcdef0123456789abcdef"
 
 def _run(kind: str, item: dict, cfg: dict) -> Progress:
     progress = Progress()
-    COMPENSATIONS[kind]({"kind": kind, **item}, cfg, progress)
+    COMPENSATIONS[kind](parse_entry({"kind": kind, **item}), cfg, progress)
     return progress
 
 
@@ -126,7 +128,7 @@ def test_given_a_change_that_stays_pending_when_dns_is_undone_then_rollback_wait
         def get_change(self, Id):  # noqa: N803
             return {"ChangeInfo": {"Id": Id, "Status": "PENDING"}}
 
-    monkeypatch.setattr(comp.boto3, "client", lambda service, **kw: Pending())
+    monkeypatch.setattr(comp, "client", lambda service, **kw: Pending())
     monkeypatch.setattr(comp, "DNS_INSYNC_WAIT", 0.2)
     monkeypatch.setattr(comp, "DNS_POLL", 0.05)
     _weighted(zone, plain_cname, 50)
@@ -304,11 +306,11 @@ def test_given_a_stage_4_to_6_ledger_when_rolled_back_twice_then_the_second_pass
     kinds = ["formation" if "formation" in a else "maintenance" if "maintenance" in a else "dns" for a in first["actions"]]
     assert kinds == ["formation", "maintenance", "dns"]
     second = roll_back(ledger, heroku_cfg, first["actions"])
-    assert second == {"done": True, "pending": [], "actions": []}
+    assert second.model_dump() == {"done": True, "pending": [], "actions": []}
     assert _records(zone) == plain_cname
     state = heroku.get_app_state(APP)
     assert state["maintenance"] is False and state["formation"]["web"]["quantity"] == 3
-    assert TOKEN not in json.dumps([first, second])
+    assert TOKEN not in json.dumps([first, second.model_dump()])
 
 
 def test_given_a_secret_that_lands_after_the_first_pass_when_rolled_back_again_then_the_confirming_pass_finds_it(moto):
@@ -316,17 +318,17 @@ def test_given_a_secret_that_lands_after_the_first_pass_when_rolled_back_again_t
     that changes nothing ends the rollback, so the late resource is found and deleted."""
     ledger = [{"kind": "config-secret", "app": APP}]
     first = roll_back(ledger, {})
-    assert first == {"done": True, "pending": [], "actions": []}  # nothing there: nothing to confirm
+    assert first.model_dump() == {"done": True, "pending": [], "actions": []}  # nothing there: nothing to confirm
     upsert_secret(f"heroku2aws/{APP}/config", {"A": "1"}, APP, EXECUTION_ID)  # the late create lands
-    second = roll_back(ledger, {}, first["actions"])
-    assert second["done"] is False and second["actions"] == [f"deleted secret heroku2aws/{APP}/config (recoverable for 7 days)"]
-    third = roll_back(ledger, {}, second["actions"])
-    assert third == {"done": True, "pending": [], "actions": []}
+    second = roll_back(ledger, {}, first.actions)
+    assert second.done is False and second.actions == [f"deleted secret heroku2aws/{APP}/config (recoverable for 7 days)"]
+    third = roll_back(ledger, {}, second.actions)
+    assert third.model_dump() == {"done": True, "pending": [], "actions": []}
 
 
 def test_given_notes_that_repeat_every_pass_when_rolled_back_twice_then_the_rollback_settles():
     ledger = [{"kind": "config-secret", "app": APP}]
     cfg = {"rollback": {"keep_secret": True}}
     first = roll_back(ledger, cfg)
-    assert first["done"] is False and first["actions"] == [f"kept secret heroku2aws/{APP}/config (rollback.keep_secret)"]
-    assert roll_back(ledger, cfg, first["actions"])["done"] is True
+    assert first.done is False and first.actions == [f"kept secret heroku2aws/{APP}/config (rollback.keep_secret)"]
+    assert roll_back(ledger, cfg, first.actions).done is True

@@ -8,8 +8,9 @@ import psycopg
 import pytest
 from fn2_helpers import APP, create_secret, pg_secret_doc, with_changes
 
-import heroku2aws.compensations as comp
-from heroku2aws.rollback import COMPENSATIONS, Progress
+import heroku2aws.compensations.stores as comp
+from heroku2aws.compensations import COMPENSATIONS, Progress
+from heroku2aws.contracts.ledger import parse_entry
 from heroku2aws_rehearsal.servers import PostgresServer, RedisServer, free_port
 
 _names = itertools.count(1)
@@ -66,7 +67,7 @@ def target_db(rds, cfg, moto) -> dict:
 
 def _run(kind: str, item: dict, cfg: dict) -> Progress:
     progress = Progress()
-    COMPENSATIONS[kind]({"kind": kind, **item}, cfg, progress)
+    COMPENSATIONS[kind](parse_entry({"kind": kind, **item}), cfg, progress)
     return progress
 
 

@@ -13,9 +13,9 @@ import boto3
 import pytest
 from fn2_helpers import EXECUTION_ID, load_handler, with_changes
 
-from heroku2aws.errors import HealthGateFailed, InvalidInput
-from heroku2aws.health_gate import check_5xx_rate, health_gate, load_balancer_dimension, probe
-from heroku2aws.models import ExecutionInput
+from heroku2aws.contracts.errors import HealthGateFailed, InvalidInput
+from heroku2aws.contracts.input import ExecutionInput
+from heroku2aws.steps.health_gate import check_5xx_rate, health_gate, load_balancer_dimension, probe
 
 
 class _Health:
@@ -59,7 +59,7 @@ def health_server():
 
 @pytest.fixture
 def no_spacing(monkeypatch):
-    import heroku2aws.health_gate as hg
+    import heroku2aws.steps.health_gate as hg
 
     monkeypatch.setattr(hg, "PROBE_SPACING", 0.0)
 
@@ -223,7 +223,7 @@ class _StubElb:
 
 def test_given_one_unhealthy_and_one_draining_target_when_gated_then_both_are_named(cfg, moto, health_server, no_spacing):
     model = ExecutionInput.model_validate(with_changes(cfg, load_balancer__health_url=health_server.url))
-    result = health_gate(model, 50, 60, elbv2=_StubElb(["healthy", "unhealthy", "draining"]))
+    result = health_gate(model, 50, 60, elbv2=_StubElb(["healthy", "unhealthy", "draining"])).model_dump()
     assert result["healthy"] is False
     assert result["targets"] == {"healthy": 1, "total": 3, "states": {"healthy": 1, "unhealthy": 1, "draining": 1}}
     [reason] = result["reasons"]

@@ -7,8 +7,7 @@ import json
 import pytest
 from fn2_helpers import APP, EXECUTION_ID, create_secret, load_handler, with_changes
 
-from heroku2aws.errors import HerokuControlFailed, InvalidInput
-from heroku2aws.heroku import HerokuApiError
+from heroku2aws.contracts.errors import HerokuApiError, HerokuControlFailed, InvalidInput
 from heroku2aws_rehearsal.heroku_api import FakeHeroku
 
 TOKEN = "HRKU-test-0123456789abcdef0123456789abcdef"

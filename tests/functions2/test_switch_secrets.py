@@ -8,8 +8,8 @@ import boto3
 import pytest
 from fn2_helpers import APP, EXECUTION_ID, create_secret, load_handler, with_changes
 
-from heroku2aws.config_import import upsert_secret
-from heroku2aws.errors import SecretSwitchFailed
+from heroku2aws.contracts.errors import SecretSwitchFailed
+from heroku2aws.steps.import_config import upsert_secret
 
 NAME = f"heroku2aws/{APP}/config"
 SRC_PW, TGT_PW, SRC_REDIS_PW, TGT_REDIS_PW = "src-Pa55word!", "tgt-Pa55word/", "srcredispw123", "tgtredispw456"

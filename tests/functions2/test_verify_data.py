@@ -12,7 +12,7 @@ import json
 import pytest
 from fn2_helpers import APP, EXECUTION_ID, create_secret, load_handler, pg_secret_doc, with_changes
 
-from heroku2aws.errors import DataMismatch
+from heroku2aws.contracts.errors import DataMismatch
 from heroku2aws.postgres.common import DatabaseError
 from heroku2aws_rehearsal.servers import PostgresServer, RedisServer
 
@@ -135,7 +135,7 @@ def test_given_a_redis_key_missing_on_the_target_when_verified_then_data_mismatc
 
 def test_given_a_redis_value_that_differs_when_verified_then_the_key_is_named_and_not_its_value(
         world, context, monkeypatch):
-    import heroku2aws.verify_data as vd
+    import heroku2aws.steps.verify_data as vd
 
     monkeypatch.setattr(vd, "REDIS_SAMPLE", 1.0)
     world["tr"].client(0).hset("user:1", "plan", "free-tier-secret")
@@ -183,7 +183,7 @@ def test_given_change_capture_still_behind_when_asked_then_not_drained_until_the
 
 
 def test_given_an_unknown_check_when_invoked_then_the_event_is_refused(world, context):
-    from heroku2aws.errors import InvalidInput
+    from heroku2aws.contracts.errors import InvalidInput
 
     with pytest.raises(InvalidInput, match="check"):
         load_handler("verify_data")({"input": world["input"], "execution_id": EXECUTION_ID, "check": "guess"}, context)

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from heroku2aws.heroku import HerokuApiError, HerokuClient
+from heroku2aws.clients.heroku import HerokuApiError, HerokuClient
 from heroku2aws_rehearsal.heroku_api import FakeHeroku
 from heroku2aws_rehearsal.servers import free_port
 
@@ -246,7 +246,7 @@ def test_client_does_not_import_the_engine_or_moto():
     import subprocess
     import sys
 
-    code = ("import sys, heroku2aws.heroku; "
+    code = ("import sys, heroku2aws.clients.heroku; "
             "bad = [m for m in sys.modules if m.startswith(('moto', 'heroku2aws_rehearsal'))]; "
             "print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -15,7 +15,9 @@ import time
 import pytest
 from redis_helpers import SOURCE_PASSWORD, TARGET_PASSWORD, assert_same, seed_every_type
 
-from heroku2aws import redis_copy as rc
+from heroku2aws.redis import copy as copier
+from heroku2aws.redis.resp import Conn, encode
+from heroku2aws.redis.urls import parse_endpoint
 from heroku2aws.tasks import redis_restore
 from heroku2aws_cli.main import main as cli_main
 from heroku2aws_rehearsal.servers import RedisServer, free_port
@@ -166,14 +168,14 @@ def test_verification_difference_fails_the_command_and_names_the_key(source, tar
     for i in range(300):
         src.set(f"k{i}", i)
     src.rpush("jobs", "a", "b", "c")
-    original = rc.copy
+    original = copier.copy
 
     def copy_then_tamper(*a, **kw):
         out = original(*a, **kw)
         target.client().rpush("jobs", "d")
         return out
 
-    monkeypatch.setattr(rc, "copy", copy_then_tamper)
+    monkeypatch.setattr(copier, "copy", copy_then_tamper)
     status = redis_restore.main([source.url(), target.url(), "--json", "--verify-sample", "1"])
     out, err = capsys.readouterr()
     assert status == 1
@@ -184,8 +186,8 @@ def test_verification_difference_fails_the_command_and_names_the_key(source, tar
 
 
 def test_progress_line_on_a_terminal(source, target):
-    conn = rc.Conn(rc.parse_endpoint(source.url()))
-    conn.send(b"".join(rc.encode("SET", b"k%d" % i, b"v") for i in range(50_000)))
+    conn = Conn(parse_endpoint(source.url()))
+    conn.send(b"".join(encode("SET", b"k%d" % i, b"v") for i in range(50_000)))
     for _ in range(50_000):
         conn.get()
     conn.close()

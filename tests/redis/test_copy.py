@@ -8,16 +8,21 @@ import time
 import pytest
 from redis_helpers import assert_same, assert_ttls_close, seed_every_type
 
-from heroku2aws import redis_copy as rc
+from heroku2aws.redis import copy as copier
+from heroku2aws.redis.errors import ConfigError
+from heroku2aws.redis.options import CopyOptions, CopyResult, CopyStats
+from heroku2aws.redis.resp import Conn, encode
+from heroku2aws.redis.urls import Endpoint, parse_endpoint
+from heroku2aws.redis.verify import verify
 
 
-def ep(server, **kw) -> rc.Endpoint:
-    return rc.parse_endpoint(server.url(), **kw)
+def ep(server, **kw) -> Endpoint:
+    return parse_endpoint(server.url(), **kw)
 
 
-def run(source, target, **opts) -> rc.CopyResult:
+def run(source, target, **opts) -> CopyResult:
     opts.setdefault("verify_sample", 1.0)
-    return rc.copy_and_verify(ep(source), ep(target), rc.CopyOptions(**opts))
+    return copier.copy_and_verify(ep(source), ep(target), CopyOptions(**opts))
 
 
 def refuse_restore(monkeypatch, which=lambda key: True) -> list[bytes]:
@@ -25,7 +30,7 @@ def refuse_restore(monkeypatch, which=lambda key: True) -> list[bytes]:
     (two bytes before the CRC) is set to 0xffff, and the real server answers
     "ERR DUMP payload version or checksum are wrong"."""
     refused: list[bytes] = []
-    original = rc._encode_restores
+    original = copier._encode_restores
 
     def tampered(items, replace):
         out = []
@@ -36,7 +41,7 @@ def refuse_restore(monkeypatch, which=lambda key: True) -> list[bytes]:
             out.append((k, ttl, p))
         return original(out, replace)
 
-    monkeypatch.setattr(rc, "_encode_restores", tampered)
+    monkeypatch.setattr(copier, "_encode_restores", tampered)
     return refused
 
 
@@ -65,7 +70,7 @@ def test_key_expiring_before_dump_is_counted_not_an_error(source, target, monkey
     for i in range(300):
         p.set(f"short:{i}", i, px=150)
     p.execute()
-    original = rc.Conn.send
+    original = Conn.send
     slept = []
 
     def slow_dump(self, data):
@@ -74,7 +79,7 @@ def test_key_expiring_before_dump_is_counted_not_an_error(source, target, monkey
             time.sleep(0.4)
         return original(self, data)
 
-    monkeypatch.setattr(rc.Conn, "send", slow_dump)
+    monkeypatch.setattr(Conn, "send", slow_dump)
     result = run(source, target, batch_keys=5000)
     assert result.ok, result.verify.describe()
     assert result.stats.expired_during_copy == 300
@@ -90,7 +95,7 @@ def test_key_whose_ttl_runs_out_between_read_and_write_is_not_written(source, ta
         p.set(f"short:{i}", i, px=300)
     p.execute()
     # The first batch waits half a second in the writer before its remaining TTLs are computed.
-    monkeypatch.setattr(rc._Writer, "_send", _delayed(rc._Writer._send, 0.5))
+    monkeypatch.setattr(copier._Writer, "_send", _delayed(copier._Writer._send, 0.5))
     result = run(source, target)
     assert result.ok, result.verify.describe()
     assert result.stats.expired_during_copy == 200
@@ -150,9 +155,9 @@ def test_refused_payloads_are_copied_type_by_type(source, target, monkeypatch):
 def test_large_collections_are_copied_in_chunks(source, target, monkeypatch):
     src, tgt = source.client(), target.client()
     n = 1_000_000
-    conn = rc.Conn(ep(source))
+    conn = Conn(ep(source))
     for start in range(0, n, 20_000):
-        conn.send(rc.encode("HSET", "big:hash", *[x for i in range(start, start + 20_000) for x in (b"f%d" % i, b"%d" % i)]))
+        conn.send(encode("HSET", "big:hash", *[x for i in range(start, start + 20_000) for x in (b"f%d" % i, b"%d" % i)]))
     for _ in range(0, n, 20_000):
         assert conn.get() == 20_000
     conn.close()
@@ -200,7 +205,7 @@ def test_multiple_databases_map_to_the_same_numbers(source, target):
 def test_db_option_limits_the_copy(source, target):
     source.client(0).set("a", 1)
     source.client(2).set("b", 2)
-    result = rc.copy_and_verify(ep(source), ep(target), rc.CopyOptions(dbs=[2], verify_sample=1.0))
+    result = copier.copy_and_verify(ep(source), ep(target), CopyOptions(dbs=[2], verify_sample=1.0))
     assert result.ok and result.dbs == [2]
     assert target.client(0).dbsize() == 0 and target.client(2).get("b") == b"2"
 
@@ -210,9 +215,9 @@ def test_verification_names_altered_keys(source, target):
     seed_every_type(src, ttl_ms=None)
     for i in range(1000):
         src.set(f"k{i}", i, ex=3600)
-    stats, _ = rc.copy(ep(source), ep(target))
+    stats, _ = copier.copy(ep(source), ep(target))
     assert stats.keys == src.dbsize()
-    assert rc.verify(ep(source), ep(target), rc.CopyOptions(verify_sample=1.0)).ok
+    assert verify(ep(source), ep(target), CopyOptions(verify_sample=1.0)).ok
 
     tgt.hset("hash:big", "field1500", "changed")
     tgt.srem("set:hashtable", "m7")
@@ -224,7 +229,7 @@ def test_verification_names_altered_keys(source, target):
     tgt.persist("k2")
     tgt.xadd("stream:s", {"late": "entry"})
     tgt.xgroup_setid("stream:empty", "g", id="5-0")
-    result = rc.verify(ep(source), ep(target), rc.CopyOptions(verify_sample=1.0))
+    result = verify(ep(source), ep(target), CopyOptions(verify_sample=1.0))
     assert not result.ok
     named = {m.key: m.reason for m in result.mismatches}
     assert set(named) == {"hash:big", "set:hashtable", "zset:skiplist", "list:big", "str:raw", "k1", "k2", "stream:s",
@@ -234,10 +239,10 @@ def test_verification_names_altered_keys(source, target):
 
     tgt.delete("k3")
     tgt.set("extra", 1)
-    result = rc.verify(ep(source), ep(target), rc.CopyOptions(verify_sample=1.0))
+    result = verify(ep(source), ep(target), CopyOptions(verify_sample=1.0))
     assert "k3" in {m.key for m in result.mismatches}
     tgt.delete("extra")
-    result = rc.verify(ep(source), ep(target), rc.CopyOptions(verify_sample=0.0))
+    result = verify(ep(source), ep(target), CopyOptions(verify_sample=0.0))
     assert result.count_mismatches == [0] and result.sampled == 0
     assert "db0 has 1018 keys on the source and 1017 on the target" in result.describe()
 
@@ -253,8 +258,8 @@ def test_verification_of_large_values_in_chunks(source, target):
         src.xadd("x", {"i": i})
     src.xgroup_create("x", "g", id="0")
     run(source, target)
-    opts = rc.CopyOptions(verify_sample=1.0, chunk=500, chunk_bytes=65536)
-    assert rc.verify(ep(source), ep(target), opts).ok
+    opts = CopyOptions(verify_sample=1.0, chunk=500, chunk_bytes=65536)
+    assert verify(ep(source), ep(target), opts).ok
     tgt.hset("h", "f4321", "x")
     tgt.lset("l", 4321, "x")
     tgt.srem("s", 4321)
@@ -262,7 +267,7 @@ def test_verification_of_large_values_in_chunks(source, target):
     tgt.zadd("z", {"m4321": -1})
     tgt.setrange("str", 250_000, "b")
     tgt.xgroup_setid("x", "g", id="$")
-    result = rc.verify(ep(source), ep(target), opts)
+    result = verify(ep(source), ep(target), opts)
     assert {m.key for m in result.mismatches} == {"h", "l", "s", "z", "str", "x"}
 
 
@@ -271,22 +276,22 @@ def test_scan_duplicates_on_an_empty_target_are_skipped(source, target):
     src = source.client()
     for i in range(100):
         src.set(f"k{i}", i)
-    stats, _ = rc.copy(ep(source), ep(target))
+    stats, _ = copier.copy(ep(source), ep(target))
     assert stats.keys == 100
     # Second pass over the same target, which is no longer empty: a real conflict for every key.
-    stats, _ = rc.copy(ep(source), ep(target))
+    stats, _ = copier.copy(ep(source), ep(target))
     assert stats.conflicts == 100 and stats.duplicates == 0
     # Empty target: duplicates are counted and skipped (simulated by a target reported empty).
     target.client().flushall()
     target.client().set("k0", 0)
-    copier_stats = rc.CopyStats()
-    writer = rc._Writer(rc.Conn(ep(target)), rc.CopyOptions(), copier_stats, None, {0: True})
-    batch = rc._Batch(0, [(b"k0", -1, src.dump("k0"))], time.monotonic(), 0)
+    copier_stats = CopyStats()
+    writer = copier._Writer(Conn(ep(target)), CopyOptions(), copier_stats, None, {0: True})
+    batch = copier._Batch(0, [(b"k0", -1, src.dump("k0"))], time.monotonic(), 0)
     items = writer._send(batch)
     writer._finish(batch, items)
     assert copier_stats.duplicates == 1 and copier_stats.conflicts == 0
 
 
 def test_source_and_target_the_same_server_is_refused(source):
-    with pytest.raises(rc.ConfigError, match="same server"):
-        rc.copy_and_verify(ep(source), ep(source))
+    with pytest.raises(ConfigError, match="same server"):
+        copier.copy_and_verify(ep(source), ep(source))

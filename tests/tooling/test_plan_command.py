@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-import heroku2aws
-from heroku2aws.errors import PreflightFailed
+import heroku2aws.steps
+from heroku2aws.contracts.errors import PreflightFailed
 from heroku2aws_cli import main as cli
 from heroku2aws_cli.plan import make_plan, validate
 
@@ -228,10 +228,10 @@ def test_the_walk_counts_maps_nested_parallels_and_polling_loops():
 
 
 def fake_preflight(monkeypatch, behaviour):
-    module = types.ModuleType("heroku2aws.preflight")
+    module = types.ModuleType("heroku2aws.steps.preflight")
     module.run_preflight = behaviour
-    monkeypatch.setitem(sys.modules, "heroku2aws.preflight", module)
-    monkeypatch.setattr(heroku2aws, "preflight", module, raising=False)
+    monkeypatch.setitem(sys.modules, "heroku2aws.steps.preflight", module)
+    monkeypatch.setattr(heroku2aws.steps, "preflight", module, raising=False)
 
 
 def test_preflight_adds_the_write_freeze_and_the_formation(tmp_path, capsys, monkeypatch):

@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from heroku2aws.models import ExecutionInput, json_schema
+from heroku2aws.contracts.input import ExecutionInput, json_schema
 from heroku2aws_cli import schema as schema_cmd
 
 ROOT = Path(__file__).resolve().parents[2]

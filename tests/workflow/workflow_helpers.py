@@ -6,7 +6,7 @@ from heroku2aws_rehearsal.world import APP
 
 
 def heroku_app(world) -> dict:
-    from heroku2aws.heroku import HerokuClient
+    from heroku2aws.clients.heroku import HerokuClient
 
     client = HerokuClient(world.heroku_token, base_url=world.heroku.url)
     return {"maintenance": client.get_app(APP)["maintenance"],

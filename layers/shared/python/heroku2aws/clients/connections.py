@@ -1,7 +1,7 @@
-"""Connection details from Secrets Manager, built inside the function that uses them.
+"""Connection details from Secrets Manager, built inside the function or task that uses them.
 
 Only secret ARNs travel in Step Functions state; these helpers turn an ARN into the value a client
-needs, and the value never leaves the function (never logged, never returned, never in an error).
+needs, and the value never leaves the process (never logged, never returned, never in an error).
 
 Secret formats:
 
@@ -10,49 +10,40 @@ Secret formats:
   absent) and an optional ``sslmode``.
 - Redis: JSON ``{"url"}`` (``redis://`` or ``rediss://``), or the URL as a plain string.
 - Heroku API key: the key as a plain string, or JSON ``{"api_key"}``.
+
+:func:`postgres_url_from_doc` is the one place a Postgres URL is built from those fields.
 """
 
 from __future__ import annotations
 
-import json
+import os
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from . import secrets as _secrets
+from .secret_values import get_secret_string, is_secret_arn, parse_document, secret_document
 
-__all__ = ["SecretFormatError", "heroku_api_key", "postgres_url", "redis_client", "redis_url", "url_password"]
+__all__ = ["SOURCE_SSLMODE", "TARGET_SSLMODE", "SecretFormatError", "heroku_api_key", "postgres_url",
+           "postgres_url_from_doc", "redis_client", "redis_url", "resolve", "resolve_env"]
 
 #: Source (Heroku Postgres) only accepts TLS; the target (RDS) takes TLS when offered.
 SOURCE_SSLMODE = "require"
 TARGET_SSLMODE = "prefer"
 _SSLMODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+_FIELDS = ("host", "username", "password", "dbname")
 
 
 class SecretFormatError(ValueError):
     """A secret's content is not in the expected format (the message names fields, never values)."""
 
 
-def _secret_doc(secret_arn: str, client=None) -> tuple[dict[str, Any] | None, str]:
-    raw = _secrets.get_secret_string(secret_arn, client)
-    try:
-        doc = json.loads(raw)
-    except ValueError:
-        return None, raw
-    return (doc, raw) if isinstance(doc, dict) else (None, raw)
+def postgres_url_from_doc(doc: dict[str, Any], *, default_sslmode: str | None = SOURCE_SSLMODE,
+                          where: str = "the secret") -> str:
+    """A libpq URL (``postgresql://user:pass@host:port/db?sslmode=…``) from a connection secret's fields.
 
-
-def postgres_url(secret_arn: str, *, default_sslmode: str = SOURCE_SSLMODE, client=None) -> str:
-    """A libpq URL (``postgresql://user:pass@host:port/db?sslmode=…``) from a connection secret.
-
-    ``sslmode`` comes from the secret's ``sslmode`` field, else from its ``url``'s query, else
-    ``default_sslmode`` (``require`` for the Heroku source; pass :data:`TARGET_SSLMODE` for RDS).
+    ``sslmode`` comes from the ``sslmode`` field, else from the ``url``'s query, else ``default_sslmode``
+    (``None``: none in the URL, libpq's own default ``prefer``). An IPv6 host is bracketed.
     """
-    doc, _ = _secret_doc(secret_arn, client)
-    if doc is None:
-        raise SecretFormatError(f"secret {secret_arn} is not a JSON object with host, port, username, password, "
-                                "dbname")
-    fields = ("host", "username", "password", "dbname")
-    if all(doc.get(k) not in (None, "") for k in fields):
+    if all(doc.get(k) not in (None, "") for k in _FIELDS):
         host = str(doc["host"])
         if ":" in host and not host.startswith("["):  # IPv6 literal
             host = f"[{host}]"
@@ -60,28 +51,38 @@ def postgres_url(secret_arn: str, *, default_sslmode: str = SOURCE_SSLMODE, clie
         user = quote(str(doc["username"]), safe="")
         password = quote(str(doc["password"]), safe="")
         base = f"postgresql://{user}:{password}@{host}:{port}/{quote(str(doc['dbname']), safe='')}"
-        query: dict[str, str] = {}
-        if doc.get("url"):
-            query = dict(parse_qsl(urlsplit(str(doc["url"])).query))
+        query: dict[str, str] = dict(parse_qsl(urlsplit(str(doc["url"])).query)) if doc.get("url") else {}
     elif doc.get("url"):
         parts = urlsplit(str(doc["url"]))
         if parts.scheme not in ("postgres", "postgresql"):
-            raise SecretFormatError(f"secret {secret_arn}: field url is not a postgres:// URL")
+            raise SecretFormatError(f"{where}: field url is not a postgres:// URL")
         query = dict(parse_qsl(parts.query))
         base = urlunsplit(("postgresql", parts.netloc, parts.path, "", ""))
     else:
-        missing = [k for k in fields if doc.get(k) in (None, "")]
-        raise SecretFormatError(f"secret {secret_arn} lacks field(s) {', '.join(missing)} (and has no url)")
-    sslmode = str(doc.get("sslmode") or query.get("sslmode") or default_sslmode)
+        missing = [k for k in _FIELDS if doc.get(k) in (None, "")]
+        raise SecretFormatError(f"{where} lacks field(s) {', '.join(missing)} (and has no url)")
+    sslmode = doc.get("sslmode") or query.get("sslmode") or default_sslmode
+    if sslmode is None:
+        return f"{base}?{urlencode(query)}" if query else base
     if sslmode not in _SSLMODES:
-        raise SecretFormatError(f"secret {secret_arn}: sslmode must be one of {sorted(_SSLMODES)}")
-    query["sslmode"] = sslmode
+        raise SecretFormatError(f"{where}: sslmode must be one of {sorted(_SSLMODES)}")
+    query["sslmode"] = str(sslmode)
     return f"{base}?{urlencode(query)}"
 
 
-def redis_url(secret_arn: str, *, client=None) -> str:
+def postgres_url(secret_arn: str, *, default_sslmode: str = SOURCE_SSLMODE, client: Any = None) -> str:
+    """The libpq URL of a Postgres connection secret (``require`` for the Heroku source by default; pass
+    :data:`TARGET_SSLMODE` for RDS)."""
+    doc, _ = secret_document(secret_arn, client)
+    if doc is None:
+        raise SecretFormatError(f"secret {secret_arn} is not a JSON object with host, port, username, password, "
+                                "dbname")
+    return postgres_url_from_doc(doc, default_sslmode=default_sslmode, where=f"secret {secret_arn}")
+
+
+def redis_url(secret_arn: str, *, client: Any = None) -> str:
     """The Redis URL a secret holds (JSON ``{"url"}`` or a plain string)."""
-    doc, raw = _secret_doc(secret_arn, client)
+    doc, raw = secret_document(secret_arn, client)
     url = str(doc.get("url") or "") if doc is not None else raw.strip()
     if urlsplit(url).scheme not in ("redis", "rediss"):
         raise SecretFormatError(f"secret {secret_arn} does not hold a redis:// or rediss:// URL"
@@ -89,9 +90,9 @@ def redis_url(secret_arn: str, *, client=None) -> str:
     return url
 
 
-def heroku_api_key(secret_arn: str, *, client=None) -> str:
+def heroku_api_key(secret_arn: str, *, client: Any = None) -> str:
     """The Heroku API key a secret holds (a plain string or JSON ``{"api_key"}``)."""
-    doc, raw = _secret_doc(secret_arn, client)
+    doc, raw = secret_document(secret_arn, client)
     key = str(doc.get("api_key") or "") if doc is not None else raw
     key = key.strip()
     if not key or any(c.isspace() for c in key):
@@ -100,16 +101,36 @@ def heroku_api_key(secret_arn: str, *, client=None) -> str:
     return key
 
 
-def url_password(url: str) -> str | None:
-    """The password in a URL (so callers can scrub it from third-party error messages)."""
-    try:
-        pw = urlsplit(url).password
-        return unquote(pw) if pw else None
-    except ValueError:
-        return None
+def resolve(value: str, key: str | None = None, client: Any = None) -> str:
+    """``value`` itself, or the secret it names by ARN (the ECS tasks and the command line take either).
+
+    A secret holding JSON yields its ``key`` field (``url`` when no key is given and the JSON has one; a
+    Postgres connection secret's fields when it has none); a secret holding a plain string yields that string.
+    """
+    if not is_secret_arn(value):
+        return value
+    raw = get_secret_string(value, client)
+    doc = parse_document(raw)
+    if doc is None:
+        return raw
+    field = key or "url"
+    if field not in doc and key is None and {"host", "username", "password"} <= doc.keys():
+        return postgres_url_from_doc({**doc, "dbname": doc.get("dbname") or "postgres"}, default_sslmode=None,
+                                     where=f"secret {value}")
+    if field not in doc:
+        raise KeyError(f"secret {value} has no field {field!r} (fields: {sorted(doc)})")
+    return str(doc[field])
 
 
-def redis_client(url: str, **kwargs):
+def resolve_env(name: str, key: str | None = None) -> str:
+    """An environment variable's value, or the secret it names by ARN; a clear error when unset."""
+    value = os.environ.get(name)
+    if not value:
+        raise KeyError(f"environment variable {name} is not set")
+    return resolve(value, key)
+
+
+def redis_client(url: str, **kwargs: Any) -> Any:
     """A redis-py client; ``rediss://`` with certificate verification off (Heroku Redis is self-signed)."""
     import redis
 

@@ -7,6 +7,8 @@ retried with exponential backoff and jitter, honouring ``Retry-After``; the PATC
 absolute values, so a retry is safe. Any other error answer raises :class:`HerokuApiError` with
 Heroku's own ``id`` and ``message``.
 
+:func:`client_for` is the one way the steps build a client: the API key read from its secret.
+
 The base URL is ``base_url``, else ``$HEROKU_API_URL``, else ``https://api.heroku.com`` (the
 rehearsal points it at its local stand-in).
 """
@@ -23,36 +25,16 @@ import urllib.request
 from typing import Any
 from urllib.parse import quote
 
-from .errors import Heroku2AwsError
+from ..contracts.errors import HerokuApiError
+from ..obs import get_logger
+from . import connections
 
-__all__ = ["DEFAULT_API_URL", "HerokuApiError", "HerokuClient"]
+__all__ = ["DEFAULT_API_URL", "HerokuApiError", "HerokuClient", "client_for"]
 
 DEFAULT_API_URL = "https://api.heroku.com"
 ACCEPT = "application/vnd.heroku+json; version=3"
 USER_AGENT = "heroku2aws/0.1"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-
-class HerokuApiError(Heroku2AwsError):
-    """An error answer from the Heroku Platform API (``status`` 0: no answer at all)."""
-
-    def __init__(self, status: int, id: str, message: str) -> None:  # noqa: A002 - Heroku's field name
-        self.status, self.id, self.message = status, id, message
-        super().__init__(f"Heroku API {status} {id}: {message}" if status else f"Heroku API unreachable: {message}")
-
-    def __reduce__(self):  # picklable with its three fields
-        return (type(self), (self.status, self.id, self.message))
-
-
-def _log():
-    try:
-        from .obs import get_logger
-
-        return get_logger("heroku")
-    except Exception:  # noqa: BLE001 - logging must never break the client
-        import logging
-
-        return logging.getLogger("heroku2aws.heroku")
 
 
 class HerokuClient:
@@ -67,10 +49,15 @@ class HerokuClient:
         if not self.base_url.startswith(("https://", "http://")):
             raise ValueError(f"the Heroku API URL must be http(s): {self.base_url!r}")
         self.timeout, self.retries, self.backoff, self.max_backoff = timeout, retries, backoff, max_backoff
-        self._log = _log()
+        self._log = get_logger("heroku")
 
     def __repr__(self) -> str:  # never the key
         return f"HerokuClient(base_url={self.base_url!r})"
+
+    @property
+    def api_key(self) -> str:
+        """The key (only to scrub an echoed key from Heroku's texts: never log or return it)."""
+        return self._api_key
 
     # ------------------------------------------------------------------ apps
     def get_app(self, app: str) -> dict[str, Any]:
@@ -195,3 +182,9 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
+
+
+def client_for(api_key_secret_arn: str, api_url: str | None = None) -> HerokuClient:
+    """A client for the key its secret holds (``ClientError`` / :class:`~.connections.SecretFormatError` when
+    the secret cannot be read); the key never leaves the client."""
+    return HerokuClient(connections.heroku_api_key(api_key_secret_arn), api_url)

@@ -8,24 +8,25 @@ without changing the ASL.
 Messages (the ``Cause`` shown in the console and in the execution history) name fields, servers,
 resources and counts, and never a secret value: no connection URL with its password, no API key, no
 config var value. Code that builds a message from a third-party error text passes it through
-:func:`scrub` with the values it knows are secret.
+:func:`heroku2aws.redaction.scrub` with the values it knows are secret.
+
+``tests/contracts/test_asl_contract.py`` reads the ASL and fails when an ``ErrorEquals`` name that is not
+AWS's has no class here.
 """
 
 from __future__ import annotations
-
-import re
 
 __all__ = [
     "ConfigImportFailed",
     "DataMismatch",
     "HealthGateFailed",
     "Heroku2AwsError",
+    "HerokuApiError",
     "HerokuControlFailed",
     "InvalidInput",
     "PreflightFailed",
     "SecretSwitchFailed",
     "ServicesNotReady",
-    "scrub",
 ]
 
 
@@ -57,6 +58,21 @@ class HealthGateFailed(Heroku2AwsError):
     """
 
 
+class HerokuApiError(Heroku2AwsError):
+    """An error answer from the Heroku Platform API (``status`` 0: no answer at all).
+
+    Raised by :class:`heroku2aws.clients.heroku.HerokuClient` once its own retries are spent; the ASL
+    retries it later (a transient 429 / 5xx / no answer). Heroku's own ``id`` and ``message``, never the key.
+    """
+
+    def __init__(self, status: int, id: str, message: str) -> None:  # noqa: A002 - Heroku's field name
+        self.status, self.id, self.message = status, id, message
+        super().__init__(f"Heroku API {status} {id}: {message}" if status else f"Heroku API unreachable: {message}")
+
+    def __reduce__(self):  # picklable with its three fields
+        return (type(self), (self.status, self.id, self.message))
+
+
 class HerokuControlFailed(Heroku2AwsError):
     """The Heroku Platform API refused a maintenance / formation change (a 4xx answer: retrying will not help).
 
@@ -78,16 +94,3 @@ class SecretSwitchFailed(Heroku2AwsError):
 
 class DataMismatch(Heroku2AwsError):
     """The copy on AWS differs from the source: names the tables / sequences / Redis keys (never values)."""
-
-
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@")
-_PASSWORD_PARAM = re.compile(r"(?i)(password|passwd|pwd|api_key|apikey|token)=\S+")
-
-
-def scrub(text: str, secrets: list[str] | tuple[str, ...] | set[str] = ()) -> str:
-    """``text`` with every known secret value and any URL password or ``password=`` pair replaced by ``***``."""
-    out = str(text)
-    for value in sorted((s for s in secrets if s and len(s) >= 3), key=len, reverse=True):
-        out = out.replace(value, "***")
-    out = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:***@", out)
-    return _PASSWORD_PARAM.sub(lambda m: f"{m.group(1)}=***", out)

@@ -2,7 +2,7 @@
 
 Only Secrets Manager ARNs travel here: the console shows every execution's input and output, so a
 secret value (Heroku API key, database password, connection URL) is refused wherever it appears.
-``schema/execution-input.schema.json`` is generated from this module (``python -m heroku2aws.models``)
+``schema/execution-input.schema.json`` is generated from this module (``python -m heroku2aws.contracts.input``)
 and a test fails when the two disagree.
 """
 
@@ -14,17 +14,18 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+#: A Secrets Manager secret's ARN: the one pattern (the schema publishes it; clients.secret_values matches it).
 SECRET_ARN_PATTERN = r"^arn:aws[\w-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@!-]+$"
-_SECRET_ARN = re.compile(SECRET_ARN_PATTERN)
-_LOOKS_SECRET = re.compile(r"(://[^/\s]*:[^@/\s]+@)|(^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$)|"
+SECRET_ARN = re.compile(SECRET_ARN_PATTERN)
+LOOKS_SECRET = re.compile(r"(://[^/\s]*:[^@/\s]+@)|(^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$)|"
                            r"(^HRKU-)|(^(sk|rk|pk)_(live|test)_)", re.IGNORECASE)
 
 Strategy = Literal["dms-full-load", "dms-cdc", "dump-restore"]
 
 
 def _secret_arn(value: str) -> str:
-    if not isinstance(value, str) or not _SECRET_ARN.match(value):
-        if isinstance(value, str) and _LOOKS_SECRET.search(value):
+    if not isinstance(value, str) or not SECRET_ARN.match(value):
+        if isinstance(value, str) and LOOKS_SECRET.search(value):
             raise ValueError("looks like a secret value: store it in Secrets Manager and pass the secret's ARN")
         raise ValueError("must be a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)")
     return value

@@ -3,19 +3,20 @@
 Every connection made here has its session settings pinned (``SESSION_SETTINGS``), so that the
 text form of a value never depends on the server's, the database's or the role's defaults (time
 zone, DateStyle, float digits, …). Errors raised here never carry a password: ``DatabaseError``
-messages are scrubbed and the URL is shown through ``heroku2aws.secrets.redact``.
+messages are scrubbed and the URL is shown through ``heroku2aws.redaction.redact``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import sql
 
-from heroku2aws import secrets
+from heroku2aws.clients import connections
+from heroku2aws.redaction import redact, scrub
 
 # Schemas that belong to PostgreSQL itself or to the platform, never to the application.
 # heroku_ext: where Heroku installs extensions since 2022; _heroku: Heroku's event-trigger helpers.
@@ -117,38 +118,17 @@ def qualified(schema: str, name: str) -> str:
     return f"{schema}.{name}"
 
 
-def password_of(url: str) -> str | None:
-    try:
-        pw = urlsplit(url).password
-    except ValueError:
-        return None
-    return unquote(pw) if pw else None
-
-
-def scrub(message: str, *urls: str) -> str:
-    """``message`` with every URL given and every password in them replaced."""
-    for url in urls:
-        if not url:
-            continue
-        message = message.replace(url, secrets.redact(url))
-        pw = password_of(url)
-        if pw and len(pw) >= 3:
-            for form in {pw, quote(pw, safe=""), quote(pw)}:
-                message = message.replace(form, "***")
-    return message
-
-
 def resolve_url(value: str, label: str) -> str:
     """A literal URL, or the one a Secrets Manager ARN names; ``DatabaseError`` when it cannot be had."""
     if not value:
         raise DatabaseError(f"{label}: no database URL given")
     try:
-        url = secrets.resolve(value)
+        url = connections.resolve(value)
     except Exception as exc:  # boto3 / KeyError: clear message, never the secret
         raise DatabaseError(f"{label}: cannot read secret {value}: {type(exc).__name__}: {exc}") from None
     scheme = urlsplit(url).scheme if "://" in url else ""
     if scheme and scheme not in ("postgres", "postgresql"):
-        raise DatabaseError(f"{label}: not a PostgreSQL URL ({secrets.redact(url)})")
+        raise DatabaseError(f"{label}: not a PostgreSQL URL ({redact(url)})")
     return url
 
 
@@ -167,7 +147,7 @@ def connect(
                                autocommit=autocommit)
     except (psycopg.Error, ValueError) as exc:
         msg = scrub(str(exc).strip(), url)
-        raise DatabaseError(f"cannot connect to {label} ({secrets.redact(url)}): {msg}") from None
+        raise DatabaseError(f"cannot connect to {label} ({redact(url)}): {msg}") from None
     if pin_settings:
         try:
             pin_session(conn)

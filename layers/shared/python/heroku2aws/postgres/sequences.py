@@ -30,8 +30,8 @@ from heroku2aws.postgres.common import (
     internal_schema_filter,
     qualified,
     resolve_url,
-    scrub,
 )
+from heroku2aws.redaction import scrub
 
 log = StructuredLog("postgres.sequences")
 

@@ -89,9 +89,9 @@ from heroku2aws.postgres.common import (
     internal_schema_filter,
     qualified,
     resolve_url,
-    scrub,
 )
 from heroku2aws.postgres.sequences import SequenceState, is_behind, read_sequences
+from heroku2aws.redaction import scrub
 
 log = StructuredLog("postgres.verify")
 

@@ -18,22 +18,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
 
-from heroku2aws import secrets
-
-_URL_PASSWORD = re.compile(r"(\w+://[^:/@\s]*:)[^@\s]*@")
-
-
-def _redact_text(text: str) -> str:
-    return _URL_PASSWORD.sub(r"\1***@", text)
+from heroku2aws.clients.secret_values import is_secret_arn
+from heroku2aws.redaction import redact, scrub
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse echoes stray arguments: they may be URLs with passwords
         self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {_redact_text(message)}\n")
+        self.exit(2, f"{self.prog}: error: {scrub(message)}\n")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -104,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from heroku2aws.postgres.common import DatabaseError, scrub
+    from heroku2aws.postgres.common import DatabaseError
     from heroku2aws.postgres.verify import verify
 
     if not args.log:
@@ -121,10 +115,10 @@ def _run(args: argparse.Namespace) -> int:
                         mode=args.mode, parallel_workers=args.parallel_workers,
                         progress=None if args.quiet else progress)
     except DatabaseError as exc:
-        print(f"pg-verify: error: {_redact_text(str(exc))}", file=sys.stderr)
+        print(f"pg-verify: error: {scrub(str(exc))}", file=sys.stderr)
         return 2
     except Exception as exc:  # never a traceback with a URL in it
-        msg = _redact_text(scrub(f"{type(exc).__name__}: {exc}", args.source, args.target))
+        msg = scrub(f"{type(exc).__name__}: {exc}", args.source, args.target)
         print(f"pg-verify: error: {msg}", file=sys.stderr)
         return 2
     if args.json:
@@ -135,7 +129,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _shown(value: str) -> str:
-    return value if secrets.is_secret_arn(value) else secrets.redact(value)
+    return value if is_secret_arn(value) else redact(value)
 
 
 if __name__ == "__main__":

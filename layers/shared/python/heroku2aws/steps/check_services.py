@@ -18,7 +18,7 @@ Return::
 - ``healthy``: the input's target group has at least one registered target and every one is ``healthy``.
 
 "Not yet" is an answer, never an error: the ASL polls with a deadline. Errors
-(:class:`~heroku2aws.errors.ServicesNotReady`) only when waiting cannot help: a service missing or not
+(:class:`~heroku2aws.contracts.errors.ServicesNotReady`) only when waiting cannot help: a service missing or not
 ACTIVE, a deployment the circuit breaker marked FAILED, or the target group gone. Other AWS errors
 (throttling) propagate as boto3's ``ClientError`` for the ASL to retry.
 """
@@ -27,24 +27,22 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import ServicesNotReady
-from .models import ExecutionInput
+from ..clients.aws import client, error_code
+from ..contracts.errors import ServicesNotReady
+from ..contracts.input import ExecutionInput
+from ..contracts.results import CheckServicesResult, ServiceReport, TargetReport
+from ..obs import get_logger
 
-__all__ = ["CheckServicesEvent", "check_services", "service_names"]
+log = get_logger("check_services")
 
-_DESCRIBE_BATCH = 10  # DescribeServices takes at most 10 services
+__all__ = ["check_services", "service_names"]
 
-
-class CheckServicesEvent(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    input: ExecutionInput
-    services: list[Any] = Field(default_factory=list)
-    execution_id: str
+#: DescribeServices takes at most 10 services.
+DESCRIBE_BATCH = 10
+#: The codes of a target group that does not exist (ELBv2's model declares TargetGroupNotFoundException).
+TARGET_GROUP_NOT_FOUND = ("TargetGroupNotFound", "TargetGroupNotFoundException")
 
 
 def service_names(items: list[Any]) -> list[str]:
@@ -66,7 +64,7 @@ def service_names(items: list[Any]) -> list[str]:
     return names
 
 
-def _service_report(svc: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+def _service_report(svc: dict[str, Any]) -> tuple[ServiceReport, bool]:
     name = svc.get("serviceName", "?")
     status = svc.get("status")
     if status != "ACTIVE":
@@ -81,32 +79,26 @@ def _service_report(svc: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     running = int(svc.get("runningCount") or 0)
     stable = (primary is not None and len(deployments) == 1 and rollout in (None, "COMPLETED")
               and running == desired)
-    return {
-        "name": name,
-        "status": status,
-        "desired": desired,
-        "running": running,
-        "pending": int(svc.get("pendingCount") or 0),
-        "deployments": len(deployments),
-        "rollout_state": rollout,
-    }, stable
+    return ServiceReport(name=name, status=status, desired=desired, running=running,
+                         pending=int(svc.get("pendingCount") or 0), deployments=len(deployments),
+                         rollout_state=rollout), stable
 
 
-def check_services(cfg: ExecutionInput, services: list[Any], *, ecs=None, elbv2=None) -> dict[str, Any]:
+def check_services(cfg: ExecutionInput, services: list[Any], *, ecs=None, elbv2=None) -> CheckServicesResult:
     """Stable / healthy now (see the module docstring)."""
-    ecs = ecs or boto3.client("ecs")
-    elbv2 = elbv2 or boto3.client("elbv2")
+    ecs = ecs or client("ecs")
+    elbv2 = elbv2 or client("elbv2")
     names = service_names(services)
     if not names:
         raise ServicesNotReady("no ECS service to check")
-    reports: list[dict[str, Any]] = []
+    reports: list[ServiceReport] = []
     stable = True
-    for i in range(0, len(names), _DESCRIBE_BATCH):
-        batch = names[i:i + _DESCRIBE_BATCH]
+    for i in range(0, len(names), DESCRIBE_BATCH):
+        batch = names[i:i + DESCRIBE_BATCH]
         try:
             resp = ecs.describe_services(cluster=cfg.ecs.cluster_arn, services=batch)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ClusterNotFoundException":
+            if error_code(exc) == "ClusterNotFoundException":
                 raise ServicesNotReady(f"ECS cluster {cfg.ecs.cluster_arn} not found") from None
             raise
         failures = resp.get("failures") or []
@@ -127,14 +119,13 @@ def check_services(cfg: ExecutionInput, services: list[Any], *, ecs=None, elbv2=
     try:
         health = elbv2.describe_target_health(TargetGroupArn=tg).get("TargetHealthDescriptions") or []
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("TargetGroupNotFound", "TargetGroupNotFoundException"):
+        if error_code(exc) in TARGET_GROUP_NOT_FOUND:
             raise ServicesNotReady(f"target group {tg} not found") from None
         raise
-    targets = [{
-        "id": (d.get("Target") or {}).get("Id"),
-        "port": (d.get("Target") or {}).get("Port"),
-        "state": (d.get("TargetHealth") or {}).get("State"),
-        "reason": (d.get("TargetHealth") or {}).get("Reason"),
-    } for d in health]
-    healthy = bool(targets) and all(t["state"] == "healthy" for t in targets)
-    return {"stable": stable, "healthy": healthy, "services": reports, "targets": targets}
+    targets = [TargetReport(id=(d.get("Target") or {}).get("Id"), port=(d.get("Target") or {}).get("Port"),
+                            state=(d.get("TargetHealth") or {}).get("State"),
+                            reason=(d.get("TargetHealth") or {}).get("Reason")) for d in health]
+    healthy = bool(targets) and all(t.state == "healthy" for t in targets)
+    result = CheckServicesResult(stable=stable, healthy=healthy, services=reports, targets=targets)
+    log.info("ECS services checked", extra=result.model_dump(mode="json", include={"stable", "healthy", "services"}))
+    return result

@@ -32,7 +32,7 @@ c. **Synthetic probe** — ``GET load_balancer.health_url`` :data:`PROBES` times
    is the load balancer's own DNS name (``*.elb.amazonaws.com``), the certificate chain is checked
    but not the host name: the ALB's certificate names the app's domain, not the ALB.
 
-An unhealthy app is an answer, not an error: the ASL decides. :class:`~heroku2aws.errors.HealthGateFailed`
+An unhealthy app is an answer, not an error: the ASL decides. :class:`~heroku2aws.contracts.errors.HealthGateFailed`
 is raised only when the gate cannot run (no such target group; a load balancer ARN that is not an
 Application Load Balancer's). Throttling is retried by botocore (standard mode); anything else from
 AWS propagates for the ASL.
@@ -52,34 +52,24 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import HealthGateFailed
-from .models import ExecutionInput
-from .obs import get_logger
+from ..clients.aws import client, error_code
+from ..contracts.errors import HealthGateFailed
+from ..contracts.input import ExecutionInput
+from ..contracts.results import HealthGateResult, ProbeSummary, TargetCounts
+from ..obs import get_logger
+from .check_services import TARGET_GROUP_NOT_FOUND
 
 log = get_logger("health_gate")
 
-__all__ = ["HealthGateEvent", "PROBES", "PROBE_TIMEOUT", "check_5xx_rate", "check_targets", "health_gate",
-           "load_balancer_dimension", "probe"]
+__all__ = ["PROBES", "PROBE_TIMEOUT", "check_5xx_rate", "check_targets", "health_gate", "load_balancer_dimension",
+           "probe"]
 
 PROBES = 5
 PROBE_TIMEOUT = 5.0
 PROBE_SPACING = 0.2  # seconds between two probes
 METRICS_5XX = ("HTTPCode_ELB_5XX_Count", "HTTPCode_Target_5XX_Count")
-_BOTO = Config(retries={"mode": "standard", "max_attempts": 5})
-
-
-class HealthGateEvent(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    input: ExecutionInput
-    step: int | None = Field(default=None, ge=0, le=100)
-    window_seconds: int = Field(default=300, ge=0, le=86400)
-    execution_id: str
 
 
 # ------------------------------------------------------------------------------ (a) targets
@@ -87,11 +77,11 @@ class HealthGateEvent(BaseModel):
 
 def check_targets(target_group_arn: str, elbv2=None) -> dict[str, Any]:
     """``{"healthy", "total", "states": {state: n}, "unhealthy": ["id:port state (reason)"]}``."""
-    elbv2 = elbv2 or boto3.client("elbv2", config=_BOTO)
+    elbv2 = elbv2 or client("elbv2", retrying=True)
     try:
         descriptions = elbv2.describe_target_health(TargetGroupArn=target_group_arn)["TargetHealthDescriptions"]
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("TargetGroupNotFound", "TargetGroupNotFoundException"):
+        if error_code(exc) in TARGET_GROUP_NOT_FOUND:
             raise HealthGateFailed(f"target group {target_group_arn} (load_balancer.target_group_arn) not found") from None
         raise
     states: dict[str, int] = {}
@@ -135,7 +125,7 @@ def check_5xx_rate(load_balancer_arn: str, window_seconds: int, cloudwatch=None,
                    now: datetime | None = None) -> dict[str, Any]:
     """``{"rate": float | None, "requests": int, "errors_5xx": int, "window_seconds": int}``."""
     dimension = load_balancer_dimension(load_balancer_arn)
-    cloudwatch = cloudwatch or boto3.client("cloudwatch", config=_BOTO)
+    cloudwatch = cloudwatch or client("cloudwatch", retrying=True)
     window = max(60, int(math.ceil(window_seconds / 60.0)) * 60)
     end = now or datetime.now(UTC)
     start = end - timedelta(seconds=window)
@@ -202,7 +192,7 @@ def probe(url: str, *, lb_dns_name: str = "", count: int = PROBES, timeout: floa
 
 
 def health_gate(cfg: ExecutionInput, step: int | None, window_seconds: int, *, elbv2=None, cloudwatch=None,
-                probe_fn=probe) -> dict[str, Any]:
+                probe_fn=probe) -> HealthGateResult:
     """Run the three checks; see the module docstring for the result."""
     reasons: list[str] = []
     notes: list[str] = []
@@ -231,17 +221,12 @@ def health_gate(cfg: ExecutionInput, step: int | None, window_seconds: int, *, e
         reasons.append(f"synthetic probe: {probed['ok']} of {probed['total']} GET {lb.health_url} answered 200; "
                        f"others: {shown}{detail}")
 
-    result = {
-        "healthy": not reasons,
-        "reasons": reasons,
-        "notes": notes,
-        "step": step,
-        "targets": {"healthy": targets["healthy"], "total": targets["total"], "states": targets["states"]},
-        "error_rate": rate["rate"],
-        "requests": rate["requests"],
-        "probe": {"ok": probed["ok"], "total": probed["total"], "status_codes": probed["status_codes"]},
-    }
-    log.info("health gate", extra={"step": step, "healthy": result["healthy"], "reasons": reasons, "notes": notes,
-                                   "targets": result["targets"], "error_rate": rate["rate"],
-                                   "requests": rate["requests"], "probe": result["probe"]})
+    result = HealthGateResult(
+        healthy=not reasons, reasons=reasons, notes=notes, step=step,
+        targets=TargetCounts(healthy=targets["healthy"], total=targets["total"], states=targets["states"]),
+        error_rate=rate["rate"], requests=rate["requests"],
+        probe=ProbeSummary(ok=probed["ok"], total=probed["total"], status_codes=probed["status_codes"]))
+    log.info("health gate", extra={"step": step, "healthy": result.healthy, "reasons": reasons, "notes": notes,
+                                   "targets": result.targets.model_dump(), "error_rate": rate["rate"],
+                                   "requests": rate["requests"], "probe": result.probe.model_dump()})
     return result

@@ -19,9 +19,9 @@ Return:
   changes nothing.
 - ``status``: ``{"formation": [...], "maintenance": bool}``.
 
-Transient API errors (429, 5xx, network) are retried by :class:`~heroku2aws.heroku.HerokuClient`;
+Transient API errors (429, 5xx, network) are retried by :class:`~heroku2aws.clients.heroku.HerokuClient`;
 when they outlast its retries they stay ``HerokuApiError`` (the ASL's Retry on that name tries again
-later). Any other error answer (401, 403, 404, 422) raises :class:`~heroku2aws.errors.HerokuControlFailed`
+later). Any other error answer (401, 403, 404, 422) raises :class:`~heroku2aws.contracts.errors.HerokuControlFailed`
 with Heroku's error ``id`` and ``message`` (never the API key). An unreadable key secret is
 ``HerokuControlFailed`` too.
 
@@ -31,51 +31,35 @@ is ``input.heroku.api_url``).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field
 
-from . import connections
-from .errors import HerokuControlFailed, scrub
-from .heroku import HerokuApiError, HerokuClient
-from .models import ExecutionInput
-from .obs import get_logger
+from ..clients import connections, heroku
+from ..clients.aws import error_code
+from ..clients.heroku import HerokuClient
+from ..contracts.errors import HerokuApiError, HerokuControlFailed
+from ..contracts.events import HerokuControlEvent
+from ..contracts.results import FormationItem, FreezeResult, RestoreResult, StatusResult
+from ..obs import get_logger
+from ..redaction import scrub
 
 log = get_logger("heroku_control")
 
-__all__ = ["FormationItem", "HerokuControlEvent", "client_for", "control", "formation_of", "freeze", "restore",
-           "restore_formation", "set_maintenance", "status"]
-
-
-class FormationItem(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    type: str = Field(min_length=1, max_length=100)
-    quantity: int = Field(ge=0)
-    size: str | None = Field(default=None, max_length=50)
-
-
-class HerokuControlEvent(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    input: ExecutionInput
-    action: Literal["freeze", "restore", "status"]
-    formation: list[FormationItem] = Field(default_factory=list)
-    maintenance: bool = False
-    execution_id: str
+__all__ = ["client_for", "formation_of", "freeze", "restore", "heroku_control", "restore_formation",
+           "set_maintenance", "status"]
 
 
 def client_for(api_key_secret_arn: str, api_url: str | None) -> HerokuClient:
-    """A Heroku client with the key read from its secret (the key never leaves the client)."""
+    """:func:`heroku2aws.clients.heroku.client_for`, with an unreadable key secret as ``HerokuControlFailed``."""
     try:
-        key = connections.heroku_api_key(api_key_secret_arn)
+        return heroku.client_for(api_key_secret_arn, api_url)
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "ClientError")
+        code = error_code(exc) or "ClientError"
         raise HerokuControlFailed(f"cannot read the Heroku API key secret {api_key_secret_arn}: {code}") from None
     except connections.SecretFormatError as exc:
         raise HerokuControlFailed(str(exc)) from None
-    return HerokuClient(key, api_url)
 
 
 #: Answers worth another try later (0: no answer at all): raised as HerokuApiError for the ASL's Retry.
@@ -86,52 +70,47 @@ def _failed(what: str, app: str, exc: HerokuApiError, client: HerokuClient) -> E
     """``exc`` itself when transient (the ASL retries ``HerokuApiError``), else :class:`HerokuControlFailed`."""
     if exc.status in TRANSIENT:
         return exc
-    secret = getattr(client, "_api_key", "")  # only to scrub an echoed key from Heroku's text
     detail = f"{exc.status} {exc.id}: {exc.message}"
-    return HerokuControlFailed(scrub(f"Heroku {what} of app {app} failed: {detail}", [secret]),
+    return HerokuControlFailed(scrub(f"Heroku {what} of app {app} failed: {detail}", secrets=[client.api_key]),
                                status=exc.status, error_id=exc.id)
 
 
-def formation_of(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def formation_of(raw: list[dict[str, Any]]) -> list[FormationItem]:
     """Heroku's formation objects as ``[{"type", "quantity", "size"}]``, sorted by type."""
-    return sorted(({"type": f["type"], "quantity": int(f.get("quantity") or 0), "size": f.get("size")}
-                   for f in raw), key=lambda f: f["type"])
+    return sorted((FormationItem(type=f["type"], quantity=int(f.get("quantity") or 0), size=f.get("size"))
+                   for f in raw), key=lambda f: f.type)
 
 
-def status(client: HerokuClient, app: str) -> dict[str, Any]:
+def status(client: HerokuClient, app: str) -> StatusResult:
     try:
         maintenance = bool(client.get_app(app).get("maintenance"))
         formation = formation_of(client.get_formation(app))
     except HerokuApiError as exc:
         raise _failed("status", app, exc, client) from None
-    return {"formation": formation, "maintenance": maintenance}
+    return StatusResult(formation=formation, maintenance=maintenance)
 
 
-def freeze(client: HerokuClient, app: str) -> dict[str, Any]:
+def freeze(client: HerokuClient, app: str) -> FreezeResult:
     """Read, then maintenance on, then every process type to 0 dynos."""
     before = status(client, app)
     try:
-        if not before["maintenance"]:
+        if not before.maintenance:
             client.set_maintenance(app, True)
-        running = [f["type"] for f in before["formation"] if f["quantity"] > 0]
+        running = [f.type for f in before.formation if f.quantity > 0]
         if running:
             client.update_formation(app, [{"type": t, "quantity": 0} for t in running])
     except HerokuApiError as exc:
         raise _failed("freeze", app, exc, client) from None
-    log.info("Heroku frozen", extra={"app": app, "maintenance_was": before["maintenance"],
-                                     "scaled_to_zero": running})
-    return {"formation": before["formation"], "maintenance_was": before["maintenance"], "scaled_to_zero": running}
+    log.info("Heroku frozen", extra={"app": app, "maintenance_was": before.maintenance, "scaled_to_zero": running})
+    return FreezeResult(formation=before.formation, maintenance_was=before.maintenance, scaled_to_zero=running)
 
 
 def restore_formation(client: HerokuClient, app: str,
-                      formation: list[dict[str, Any]] | list[FormationItem]) -> dict[str, Any]:
-    """Quantities and sizes back to ``formation``; only what differs is sent.
-
-    ``{"formation": [after], "maintenance": bool (unchanged), "changed": [types], "skipped": [types]}``.
-    """
+                      formation: Sequence[dict[str, Any] | FormationItem]) -> RestoreResult:
+    """Quantities and sizes back to ``formation``; only what differs is sent (``maintenance`` unchanged)."""
     wanted = [f if isinstance(f, FormationItem) else FormationItem.model_validate(f) for f in formation]
     now = status(client, app)
-    current = {f["type"]: f for f in now["formation"]}
+    current = {f.type: f for f in now.formation}
     updates: list[dict[str, Any]] = []
     skipped: list[str] = []
     for item in wanted:
@@ -140,9 +119,9 @@ def restore_formation(client: HerokuClient, app: str,
             skipped.append(item.type)
             continue
         update: dict[str, Any] = {}
-        if have["quantity"] != item.quantity:
+        if have.quantity != item.quantity:
             update["quantity"] = item.quantity
-        if item.size and (have.get("size") or "").lower() != item.size.lower():
+        if item.size and (have.size or "").lower() != item.size.lower():
             update["size"] = item.size
         if update:
             updates.append({"type": item.type, **update})
@@ -152,11 +131,11 @@ def restore_formation(client: HerokuClient, app: str,
         except HerokuApiError as exc:
             raise _failed("formation restore", app, exc, client) from None
         for u in updates:
-            current[u["type"]] = {**current[u["type"]], **{k: v for k, v in u.items() if k != "type"}}
+            current[u["type"]] = current[u["type"]].model_copy(update={k: v for k, v in u.items() if k != "type"})
     changed = [u["type"] for u in updates]
     log.info("Heroku formation restored", extra={"app": app, "changed": changed, "skipped": skipped})
-    return {"formation": sorted(current.values(), key=lambda f: f["type"]), "maintenance": now["maintenance"],
-            "changed": changed, "skipped": skipped}
+    return RestoreResult(formation=sorted(current.values(), key=lambda f: f.type), maintenance=now.maintenance,
+                         changed=changed, skipped=skipped)
 
 
 def set_maintenance(client: HerokuClient, app: str, enabled: bool) -> bool:
@@ -171,16 +150,18 @@ def set_maintenance(client: HerokuClient, app: str, enabled: bool) -> bool:
     return True
 
 
-def restore(client: HerokuClient, app: str, formation: list[dict[str, Any]] | list[FormationItem],
-            maintenance: bool) -> dict[str, Any]:
+def restore(client: HerokuClient, app: str, formation: Sequence[dict[str, Any] | FormationItem],
+            maintenance: bool) -> RestoreResult:
     """Formation back to ``formation`` (dynos boot first), then maintenance to ``maintenance``."""
     result = restore_formation(client, app, formation)
-    if result["maintenance"] != bool(maintenance):
+    if result.maintenance != bool(maintenance):
         set_maintenance(client, app, maintenance)
-    return {**result, "maintenance": bool(maintenance)}
+    return result.model_copy(update={"maintenance": bool(maintenance)})
 
 
-def control(event: HerokuControlEvent, client: HerokuClient | None = None) -> dict[str, Any]:
+def heroku_control(event: HerokuControlEvent, client: HerokuClient | None = None
+                   ) -> FreezeResult | RestoreResult | StatusResult:
+    """The action the event asks for (see the module docstring)."""
     cfg = event.input
     client = client or client_for(cfg.heroku.api_key_secret_arn, cfg.heroku.api_url)
     app = cfg.heroku.app

@@ -21,13 +21,14 @@ What goes in the secret (a JSON object of strings):
 - ``DATABASE_URL`` and ``REDIS_URL`` built from the *source* connection secrets (``source.postgres_secret_arn``,
   ``source.redis_secret_arn``): the ECS services first run against the Heroku data stores.
 
-Idempotent: a missing secret is created (tags ``app``, ``heroku2aws:app`` = app, ``heroku2aws:execution``,
-``heroku2aws:managed`` = true); one scheduled for deletion is restored first; identical content writes
-nothing (``changed: false``); different content is a new version (``PutSecretValue``). Retries of the same
-request reuse a ``ClientRequestToken`` derived from the execution and the content, so a retried call never
-makes a second version. A secret of that name that heroku2aws did not create is never touched.
+Idempotent: a missing secret is created (tags :func:`heroku2aws.contracts.names.tags`: ``app``,
+``heroku2aws:app`` = app, ``heroku2aws:execution``, ``heroku2aws:managed`` = true); one scheduled for deletion
+is restored first; identical content writes nothing (``changed: false``); different content is a new version
+(``PutSecretValue``). Retries of the same request reuse a ``ClientRequestToken`` derived from the execution
+and the content, so a retried call never makes a second version. A secret of that name that heroku2aws did
+not create is never touched.
 
-Errors: :class:`~heroku2aws.errors.ConfigImportFailed` (the secret exists but is not heroku2aws's; a
+Errors: :class:`~heroku2aws.contracts.errors.ConfigImportFailed` (the secret exists but is not heroku2aws's; a
 config var name ECS cannot pass; the secret would exceed Secrets Manager's 64 KiB), ``HerokuApiError``
 from the Heroku client. Messages carry names and sizes, never values.
 
@@ -36,55 +37,31 @@ Environment: none of its own (boto3 reads ``AWS_REGION`` / ``AWS_ENDPOINT_URL``)
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-import uuid
 from collections.abc import Iterable
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict
 
-from . import connections
-from .errors import ConfigImportFailed
-from .models import ExecutionInput
-from .obs import get_logger
+from ..clients import connections
+from ..clients.aws import client, error_code, request_token
+from ..clients.heroku import client_for
+from ..contracts import names
+from ..contracts.errors import ConfigImportFailed
+from ..contracts.input import ExecutionInput
+from ..contracts.results import ImportConfigResult
+from ..obs import get_logger
 
-log = get_logger("config_import")
+log = get_logger("import_config")
 
-__all__ = ["CONFIG_VAR_NAME", "ImportConfigEvent", "ImportConfigResult", "config_secret_name", "import_config",
-           "split_config", "upsert_secret"]
+__all__ = ["ALWAYS_EXCLUDED", "CONFIG_VAR_NAME", "bad_names", "import_config", "split_config", "upsert_secret"]
 
 #: The names ECS can pass as environment variables (and Heroku recommends).
 CONFIG_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ALWAYS_EXCLUDED = frozenset({"DATABASE_URL", "REDIS_URL"})
 EXCLUDED_PREFIXES = ("HEROKU_",)
 MAX_SECRET_BYTES = 65536
-MANAGED_TAG = "heroku2aws:managed"
-APP_TAG = "heroku2aws:app"
-
-
-class ImportConfigEvent(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    input: ExecutionInput
-    execution_id: str
-
-
-class ImportConfigResult(BaseModel):
-    secret_arn: str
-    secret_name: str
-    created: bool
-    restored: bool
-    changed: bool
-    imported: list[str]
-    excluded: list[str]
-
-
-def config_secret_name(app: str) -> str:
-    return f"heroku2aws/{app}/config"
 
 
 def split_config(config_vars: dict[str, Any], attachment_vars: Iterable[str]) -> tuple[dict[str, str], list[str]]:
@@ -100,45 +77,25 @@ def split_config(config_vars: dict[str, Any], attachment_vars: Iterable[str]) ->
     return kept, sorted(excluded)
 
 
-def bad_names(names: Iterable[str]) -> list[str]:
+def bad_names(var_names: Iterable[str]) -> list[str]:
     """Config var names ECS cannot pass as an environment variable (names are not secret; values are)."""
-    return sorted(n for n in names if not CONFIG_VAR_NAME.match(n))
-
-
-def _tags(app: str, execution_id: str) -> list[dict[str, str]]:
-    return [{"Key": "app", "Value": app}, {"Key": APP_TAG, "Value": app},
-            {"Key": "heroku2aws:execution", "Value": execution_id[:256]}, {"Key": MANAGED_TAG, "Value": "true"}]
-
-
-def _code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
-
-
-def _token(execution_id: str, text: str) -> str:
-    digest = hashlib.sha256(f"{execution_id}\n{text}".encode()).hexdigest()
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"heroku2aws:{digest}"))
-
-
-def _managed(desc: dict[str, Any], app: str) -> bool:
-    tags = {t.get("Key"): t.get("Value") for t in desc.get("Tags") or []}
-    # The workflow's own secret only: an input secret the user tagged heroku2aws:app is never overwritten.
-    return tags.get(MANAGED_TAG) == "true" and tags.get(APP_TAG, app) == app
+    return sorted(n for n in var_names if not CONFIG_VAR_NAME.match(n))
 
 
 def upsert_secret(name: str, content: dict[str, str], app: str, execution_id: str, sm=None) -> dict[str, Any]:
     """Create, restore or update the secret ``name`` to ``content``; ``{arn, created, restored, changed}``."""
-    sm = sm or boto3.client("secretsmanager")
+    sm = sm or client("secretsmanager")
     text = json.dumps(content, sort_keys=True, separators=(",", ":"))
     size = len(text.encode())
     if size > MAX_SECRET_BYTES:
         raise ConfigImportFailed(f"the config vars of {app} take {size} bytes as JSON; a secret holds at most "
                                  f"{MAX_SECRET_BYTES}")
-    token = _token(execution_id, text)
-    tags = _tags(app, execution_id)
+    token = request_token(execution_id, text)
+    tags = names.tags(app, execution_id)
     try:
         desc = sm.describe_secret(SecretId=name)
     except ClientError as exc:
-        if _code(exc) != "ResourceNotFoundException":
+        if error_code(exc) != "ResourceNotFoundException":
             raise
         desc = None
     if desc is None:
@@ -147,12 +104,12 @@ def upsert_secret(name: str, content: dict[str, str], app: str, execution_id: st
                                    Description=f"Config vars of the Heroku app {app}, imported by heroku2aws")["ARN"]
             return {"arn": arn, "created": True, "restored": False, "changed": True}
         except ClientError as exc:
-            if _code(exc) != "ResourceExistsException":  # created meanwhile (a concurrent retry): update it
+            if error_code(exc) != "ResourceExistsException":  # created meanwhile (a concurrent retry): update it
                 raise
             desc = sm.describe_secret(SecretId=name)
     arn = desc["ARN"]
-    if not _managed(desc, app):
-        raise ConfigImportFailed(f"secret {name} exists but was not created by heroku2aws (no tag {MANAGED_TAG}=true): "
+    if not names.is_workflow_secret(desc.get("Tags"), app):
+        raise ConfigImportFailed(f"secret {name} exists but was not created by heroku2aws (no tag {names.MANAGED_TAG}=true): "
                                  "delete it or tag it, then run again")
     restored = False
     if desc.get("DeletedDate"):
@@ -170,18 +127,12 @@ def upsert_secret(name: str, content: dict[str, str], app: str, execution_id: st
     return {"arn": arn, "created": False, "restored": restored, "changed": not same}
 
 
-def _heroku_client(cfg: ExecutionInput):
-    from .heroku import HerokuClient
-
-    return HerokuClient(connections.heroku_api_key(cfg.heroku.api_key_secret_arn), cfg.heroku.api_url)
-
-
 def import_config(cfg: ExecutionInput, execution_id: str, *, heroku=None, sm=None) -> ImportConfigResult:
     """Read the app's config vars and write them (plus the source data-store URLs) to the app's secret."""
     app = cfg.heroku.app
-    client = heroku or _heroku_client(cfg)
-    config_vars = client.get_config_vars(app)
-    attachment_vars = client.addon_attachment_names(app)
+    api = heroku or client_for(cfg.heroku.api_key_secret_arn, cfg.heroku.api_url)
+    config_vars = api.get_config_vars(app)
+    attachment_vars = api.addon_attachment_names(app)
     kept, excluded = split_config(config_vars, attachment_vars)
     bad = bad_names(kept)
     if bad:
@@ -190,7 +141,7 @@ def import_config(cfg: ExecutionInput, execution_id: str, *, heroku=None, sm=Non
     kept["DATABASE_URL"] = connections.postgres_url(cfg.source.postgres_secret_arn)
     if cfg.source.redis_secret_arn:
         kept["REDIS_URL"] = connections.redis_url(cfg.source.redis_secret_arn)
-    name = config_secret_name(app)
+    name = names.config_secret_name(app)
     outcome = upsert_secret(name, kept, app, execution_id, sm=sm)
     result = ImportConfigResult(secret_arn=outcome["arn"], secret_name=name, created=outcome["created"],
                                 restored=outcome["restored"], changed=outcome["changed"],

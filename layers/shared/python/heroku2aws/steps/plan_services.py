@@ -52,14 +52,15 @@ Rules:
   a container ``Secrets`` entry — never a plain environment value.
 - Commands run as Heroku runs them: a command with shell syntax (``$PORT``, ``&&``, pipes, globs, …) as
   ``["/bin/sh", "-c", command]``; a plain one split into argv (no shell in between, signals reach it).
-- Everything is tagged ``heroku2aws:app=<app>`` (what rollback looks for), ``app``, ``heroku2aws:managed``
-  and ``heroku2aws:execution``.
+- Everything is tagged as :func:`heroku2aws.contracts.names.tags` says: ``heroku2aws:app=<app>`` (what
+  rollback looks for), ``app``, ``heroku2aws:managed`` and ``heroku2aws:execution``; families and services are
+  named :func:`heroku2aws.contracts.names.ecs_name` (``<app>-<type>``).
 
 Dyno sizes become Fargate sizes (CPU units / MiB) by :data:`DYNO_SIZES`, the published Heroku memory
 rounded up to a valid Fargate combination, except where Fargate's limits cap it (noted in the table).
 Generation-2 ("Fir") sizes ``dyno-<N>c-<M>gb`` map to the smallest Fargate size with N vCPU and M GB.
 
-Errors: :class:`~heroku2aws.errors.InvalidInput` for a Procfile that does not parse, an unknown dyno size,
+Errors: :class:`~heroku2aws.contracts.errors.InvalidInput` for a Procfile that does not parse, an unknown dyno size,
 or a config secret key ECS cannot take. Preflight runs the same checks first (as ``PreflightFailed``).
 
 Environment: ``ECS_LOG_GROUP`` (optional) — the log group the containers write to; without it
@@ -75,16 +76,22 @@ import re
 import shlex
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from .errors import InvalidInput
-from .models import ExecutionInput
+from ..contracts import names
+from ..contracts.errors import InvalidInput
+from ..contracts.input import ExecutionInput
+from ..contracts.results import PlannedService, PlanServicesResult
+from ..obs import get_logger
+
+log = get_logger("plan_services")
 
 __all__ = [
     "DYNO_SIZES",
-    "PlanServicesEvent",
+    "MAX_PROCESS_TYPES",
     "ProcessType",
     "container_command",
+    "dyno_to_fargate",
     "fargate_size",
     "parse_procfile",
     "plan_services",
@@ -156,15 +163,6 @@ class ProcessType(BaseModel):
     command: str
     quantity: int = 0
     size: str = DEFAULT_SIZE
-
-
-class PlanServicesEvent(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    input: ExecutionInput
-    plan: dict[str, Any] = Field(default_factory=dict)
-    config: dict[str, Any]
-    execution_id: str
 
 
 # ------------------------------------------------------------------------------ sizes
@@ -299,15 +297,6 @@ def container_command(command: str) -> list[str]:
 # ------------------------------------------------------------------------------ requests
 
 
-def _tags(app: str, execution_id: str) -> list[dict[str, str]]:
-    return [
-        {"Key": "heroku2aws:app", "Value": app},
-        {"Key": "app", "Value": app},
-        {"Key": "heroku2aws:managed", "Value": "true"},
-        {"Key": "heroku2aws:execution", "Value": execution_id[-256:]},
-    ]
-
-
 def _secrets(secret_arn: str, keys: list[str]) -> list[dict[str, str]]:
     bad = [k for k in keys if not _ENV_NAME.match(k)]
     if bad:
@@ -318,7 +307,7 @@ def _secrets(secret_arn: str, keys: list[str]) -> list[dict[str, str]]:
 def _log_configuration(app: str, process: str) -> dict[str, Any]:
     group = os.environ.get("ECS_LOG_GROUP")
     options = {
-        "awslogs-group": group or f"/heroku2aws/{app}/services",
+        "awslogs-group": group or names.services_log_group(app),
         "awslogs-region": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
         "awslogs-stream-prefix": process,
     }
@@ -343,7 +332,7 @@ def _task_definition(cfg: ExecutionInput, proc: ProcessType, secrets: list[dict[
     if proc.type == WEB:
         container["PortMappings"] = [{"ContainerPort": cfg.ecs.port, "Protocol": "tcp"}]
     td: dict[str, Any] = {
-        "Family": f"{app}-{proc.type}",
+        "Family": names.ecs_name(app, proc.type),
         "RequiresCompatibilities": ["FARGATE"],
         "NetworkMode": "awsvpc",
         "Cpu": str(cpu),
@@ -368,7 +357,7 @@ def _network(cfg: ExecutionInput) -> dict[str, Any]:
 def _service(cfg: ExecutionInput, proc: ProcessType, tags: list[dict[str, str]]) -> dict[str, Any]:
     svc: dict[str, Any] = {
         "Cluster": cfg.ecs.cluster_arn,
-        "ServiceName": f"{cfg.heroku.app}-{proc.type}",
+        "ServiceName": names.ecs_name(cfg.heroku.app, proc.type),
         "DesiredCount": proc.quantity,
         "LaunchType": "FARGATE",
         "NetworkConfiguration": _network(cfg),
@@ -389,7 +378,7 @@ def _service(cfg: ExecutionInput, proc: ProcessType, tags: list[dict[str, str]])
 
 
 def plan_services(cfg: ExecutionInput, plan: dict[str, Any], config: dict[str, Any], execution_id: str
-                  ) -> dict[str, Any]:
+                  ) -> PlanServicesResult:
     """The ECS requests for every process type (see the module docstring for the shape)."""
     secret_arn = config.get("secret_arn")
     keys = config.get("imported")
@@ -402,16 +391,15 @@ def plan_services(cfg: ExecutionInput, plan: dict[str, Any], config: dict[str, A
     if not any(p.type == WEB for p in types):
         warnings.append("no web process type: nothing is registered in the target group, so the health check "
                         "and the traffic shift cannot pass")
-    tags = _tags(cfg.heroku.app, execution_id)
+    tags = names.tags(cfg.heroku.app, execution_id)
     secrets = _secrets(secret_arn, keys)
     for proc in types:
         note = dyno_to_fargate(proc.size)[2]
         if note:
             warnings.append(f"{proc.type} ({proc.size}): {note}")
     release = next((p for p in types if p.type == RELEASE), None)
-    services = [{"type": p.type,
-                 "task_definition": _task_definition(cfg, p, secrets, tags),
-                 "service": _service(cfg, p, tags)}
+    services = [PlannedService(type=p.type, task_definition=_task_definition(cfg, p, secrets, tags),
+                               service=_service(cfg, p, tags))
                 for p in types if p.type != RELEASE]
     release_td = _task_definition(cfg, release, secrets, tags) if release else None
     release_run = None
@@ -419,4 +407,6 @@ def plan_services(cfg: ExecutionInput, plan: dict[str, Any], config: dict[str, A
         release_run = {"Cluster": cfg.ecs.cluster_arn, "LaunchType": "FARGATE", "Count": 1,
                        "NetworkConfiguration": _network(cfg), "StartedBy": "heroku2aws-release",
                        "Tags": tags, "EnableECSManagedTags": True, "PropagateTags": "TASK_DEFINITION"}
-    return {"release": release_td, "release_run": release_run, "services": services, "warnings": warnings}
+    log.info("ECS services planned", extra={"services": [s.service["ServiceName"] for s in services],
+                                            "release": bool(release_td), "warnings": warnings})
+    return PlanServicesResult(release=release_td, release_run=release_run, services=services, warnings=warnings)

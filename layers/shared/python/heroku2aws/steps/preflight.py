@@ -4,7 +4,7 @@ Event (built by the ASL)::
 
     {"input": <normalised execution input>, "execution_id": "<execution ARN>"}
 
-Return (:class:`PreflightPlan` as JSON)::
+Return (:class:`~heroku2aws.contracts.results.PreflightPlan` as JSON)::
 
     {"app": "acme-storefront",
      "strategy": "dms-full-load" | "dms-cdc" | "dump-restore",
@@ -32,7 +32,7 @@ Return (:class:`PreflightPlan` as JSON)::
                    "assumptions": {name: value, ...}},              # see ASSUMPTIONS
      "warnings": ["..."]}
 
-Every check runs, then :class:`~heroku2aws.errors.PreflightFailed` lists *every* refusal at once
+Every check runs, then :class:`~heroku2aws.contracts.errors.PreflightFailed` lists *every* refusal at once
 ("preflight refused the migration of <app> (N problems): 1) ...; 2) ..."):
 
 - a secret that cannot be read or is not in its format (names the input field and the ARN);
@@ -68,21 +68,37 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-import boto3
 import psycopg
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field
 
-from . import connections
-from .errors import InvalidInput, PreflightFailed, scrub
-from .models import ExecutionInput
-from .obs import get_logger
-from .services_plan import dyno_to_fargate, process_types
+from ..clients import connections
+from ..clients.aws import client, error_code
+from ..clients.heroku import HerokuClient
+from ..clients.route53 import fqdn, record_sets
+from ..contracts import names
+from ..contracts.errors import HerokuApiError, InvalidInput, PreflightFailed
+from ..contracts.input import ExecutionInput
+from ..contracts.results import (
+    DnsReport,
+    Estimates,
+    HerokuProcess,
+    HerokuReport,
+    PostgresPlan,
+    PreflightPlan,
+    ProcessPlan,
+    RedisPlan,
+    RedisReport,
+    TargetPostgresReport,
+    TargetState,
+)
+from ..obs import get_logger
+from ..redaction import scrub, url_password
+from .import_config import ALWAYS_EXCLUDED, bad_names, split_config
+from .plan_services import dyno_to_fargate, process_types
 
 log = get_logger("preflight")
 
-__all__ = ["ASSUMPTIONS", "PreflightPlan", "inspect_dns", "inspect_redis", "inspect_target_postgres",
-           "estimate", "run_preflight"]
+__all__ = ["ASSUMPTIONS", "estimate", "inspect_dns", "inspect_redis", "inspect_target_postgres", "run_preflight"]
 
 # ------------------------------------------------------------------------------ assumptions
 
@@ -118,63 +134,6 @@ ASSUMPTIONS: dict[str, float] = {
 MB = 1024 * 1024
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class RedisReport(_Out):
-    version: str
-    used_memory: int
-    maxmemory: int | None = None
-    maxmemory_policy: str | None = None
-    keys: int
-    keys_per_db: dict[str, int]
-    tls: bool
-
-
-class TargetPostgresReport(_Out):
-    version: str
-    version_num: int
-    database: str
-    user_tables: int
-    empty: bool
-    available_extensions: list[str] = Field(default_factory=list, exclude=True)
-
-
-class DnsReport(_Out):
-    hosted_zone_id: str
-    zone_name: str
-    private_zone: bool
-    record_name: str
-    record_exists: bool
-    kind: str
-    current: list[dict[str, Any]]
-
-
-class Estimates(_Out):
-    database_bytes: int
-    redis_bytes: int
-    redis_keys: int
-    postgres_copy_seconds: int
-    redis_copy_seconds: int
-    verify_seconds: int
-    write_freeze_seconds: int
-    assumptions: dict[str, float]
-
-
-class PreflightPlan(_Out):
-    app: str
-    strategy: str
-    heroku: dict[str, Any]
-    postgres: dict[str, Any]
-    redis: dict[str, Any] | None
-    target: dict[str, bool]
-    dns: DnsReport
-    processes: list[dict[str, Any]]
-    estimates: Estimates
-    warnings: list[str]
-
-
 class Findings:
     """Refusals and warnings collected across every check."""
 
@@ -184,15 +143,15 @@ class Findings:
         self.secrets: list[str] = []
 
     def refuse(self, message: str) -> None:
-        self.problems.append(scrub(message, self.secrets))
+        self.problems.append(scrub(message, secrets=self.secrets))
 
     def warn(self, message: str) -> None:
-        self.warnings.append(scrub(message, self.secrets))
+        self.warnings.append(scrub(message, secrets=self.secrets))
 
     def reason(self, exc: BaseException) -> str:
         """An exception's text, safe to show: no URL, no known secret."""
         text = re.sub(r"\s*\(?[a-zA-Z][a-zA-Z0-9+.-]*://[^\s)]+\)?", "", str(exc).strip()) or type(exc).__name__
-        return scrub(text, self.secrets)[:300]
+        return scrub(text, secrets=self.secrets)[:300]
 
 
 # ------------------------------------------------------------------------------ Redis
@@ -202,7 +161,7 @@ def inspect_redis(url: str, label: str, findings: Findings) -> RedisReport | Non
     """Version, memory, eviction policy and key counts of one Redis; ``None`` (and a refusal) when unreachable."""
     import redis
 
-    pw = connections.url_password(url)
+    pw = url_password(url)
     if pw:
         findings.secrets.append(pw)
     client = connections.redis_client(url)
@@ -255,10 +214,10 @@ def check_redis_pair(source: RedisReport, target: RedisReport, findings: Finding
 
 def analyse_postgres(url: str, label: str, findings: Findings):
     """The analysis module's report of one database; ``None`` (and a refusal) when it cannot be read."""
-    from .postgres.analysis import analyze
-    from .postgres.common import DatabaseError
+    from ..postgres.analysis import analyze
+    from ..postgres.common import DatabaseError
 
-    pw = connections.url_password(url)
+    pw = url_password(url)
     if pw:
         findings.secrets.append(pw)
     try:
@@ -327,26 +286,20 @@ def check_postgres(cfg: ExecutionInput, source, target: TargetPostgresReport | N
 # ------------------------------------------------------------------------------ DNS
 
 
-def _fqdn(name: str) -> str:
-    name = name.strip().lower()
-    name = name.replace("\\052", "*")
-    return name if name.endswith(".") else name + "."
-
-
 def inspect_dns(cfg: ExecutionInput, findings: Findings, route53=None) -> DnsReport | None:
     """The hosted zone and the record's current answer; refusals when weighted CNAMEs cannot be made."""
-    r53 = route53 or boto3.client("route53")
+    r53 = route53 or client("route53")
     zone_id = cfg.dns.hosted_zone_id.split("/")[-1]
-    record = _fqdn(cfg.dns.record_name)
-    heroku = _fqdn(cfg.dns.heroku_target)
+    record = fqdn(cfg.dns.record_name)
+    heroku = fqdn(cfg.dns.heroku_target)
     try:
         zone = r53.get_hosted_zone(Id=zone_id)["HostedZone"]
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchHostedZone", "InvalidInput"):
+        if error_code(exc) in ("NoSuchHostedZone", "InvalidInput"):
             findings.refuse(f"Route 53 hosted zone {zone_id} (dns.hosted_zone_id) not found")
             return None
         raise
-    zone_name = _fqdn(zone["Name"])
+    zone_name = fqdn(zone["Name"])
     private = bool((zone.get("Config") or {}).get("PrivateZone"))
     if private:
         findings.warn(f"hosted zone {zone_name} is private: the public does not resolve {record} through it")
@@ -355,18 +308,7 @@ def inspect_dns(cfg: ExecutionInput, findings: Findings, route53=None) -> DnsRep
     elif not record.endswith("." + zone_name):
         findings.refuse(f"dns.record_name {record} is not in hosted zone {zone_name} ({zone_id})")
         return None
-    sets: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"HostedZoneId": zone_id, "StartRecordName": record}
-    while True:
-        page = r53.list_resource_record_sets(**kwargs)
-        batch = page.get("ResourceRecordSets") or []
-        sets += [rs for rs in batch if _fqdn(rs["Name"]) == record]
-        if (not page.get("IsTruncated") or (batch and _fqdn(batch[-1]["Name"]) != record)
-                or _fqdn(page.get("NextRecordName", "")) != record):
-            break
-        kwargs.update(StartRecordName=page["NextRecordName"], StartRecordType=page["NextRecordType"])
-        if page.get("NextRecordIdentifier"):
-            kwargs["StartRecordIdentifier"] = page["NextRecordIdentifier"]
+    sets = record_sets(zone_id, record, r53)
     kind = "absent"
     other_types = sorted({rs["Type"] for rs in sets if rs["Type"] != "CNAME"})
     cnames = [rs for rs in sets if rs["Type"] == "CNAME"]
@@ -378,13 +320,13 @@ def inspect_dns(cfg: ExecutionInput, findings: Findings, route53=None) -> DnsRep
     elif any(rs.get("AliasTarget") for rs in cnames):
         findings.refuse(f"{record} is an alias record: the traffic shift needs plain (weighted) CNAMEs")
     elif len(cnames) == 1 and not cnames[0].get("SetIdentifier"):
-        target = _fqdn(cnames[0]["ResourceRecords"][0]["Value"])
+        target = fqdn(cnames[0]["ResourceRecords"][0]["Value"])
         if target != heroku:
             findings.refuse(f"{record} is a CNAME to {target}, not to dns.heroku_target {heroku}")
         kind = "cname-to-heroku"
     elif all(rs.get("SetIdentifier") and "Weight" in rs for rs in cnames):
         kind = "weighted"
-        if not any(_fqdn(v) == heroku for rs in cnames for v in (r["Value"] for r in rs.get("ResourceRecords", []))):
+        if not any(fqdn(v) == heroku for rs in cnames for v in (r["Value"] for r in rs.get("ResourceRecords", []))):
             findings.warn(f"{record} is already weighted but no record points at dns.heroku_target {heroku}")
         else:
             findings.warn(f"{record} is already a weighted record set (an earlier run?): the traffic shift takes "
@@ -408,26 +350,22 @@ DMS_VPC_ROLE = "dms-vpc-role"
 DMS_LOGS_ROLE = "dms-cloudwatch-logs-role"
 
 
-def _iam_code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
-
-
 def inspect_roles(cfg: ExecutionInput, findings: Findings, iam=None) -> None:
     """DMS's account roles (DMS strategies) and the names the workflow needs for the app's ECS roles.
 
     The state machine may pass only roles named ``heroku2aws-<app>-*`` (template.yaml, iam:PassRole), so another
     role would fail at the first RegisterTaskDefinition; refused here, before anything is created.
     """
-    iam = iam or boto3.client("iam")
+    iam = iam or client("iam")
     app = cfg.heroku.app
 
     def role(name: str) -> dict[str, Any] | None:
         try:
             return iam.get_role(RoleName=name)["Role"]
         except ClientError as exc:
-            if _iam_code(exc) == "NoSuchEntity":
+            if error_code(exc) == "NoSuchEntity":
                 return None
-            findings.warn(f"could not check IAM role {name} ({_iam_code(exc)})")
+            findings.warn(f"could not check IAM role {name} ({error_code(exc)})")
             return {}
 
     if cfg.database.strategy != "dump-restore":
@@ -442,9 +380,10 @@ def inspect_roles(cfg: ExecutionInput, findings: Findings, iam=None) -> None:
         if not arn:
             continue
         name = arn.rsplit("/", 1)[-1]
-        if not name.startswith(f"heroku2aws-{app}-"):
-            findings.refuse(f"{field}: IAM role {name} is not named heroku2aws-{app}-*; the stack may pass only roles so "
-                            f"named to ECS (iam:PassRole): create one such as heroku2aws-{app}-execution with the same "
+        prefix = names.role_prefix(app)
+        if not name.startswith(prefix):
+            findings.refuse(f"{field}: IAM role {name} is not named {prefix}*; the stack may pass only roles so "
+                            f"named to ECS (iam:PassRole): create one such as {prefix}execution with the same "
                             "policies")
         elif role(name) is None:
             findings.refuse(f"{field}: IAM role {name} not found")
@@ -461,11 +400,11 @@ def inspect_task_image(findings: Findings, ecr=None) -> None:
     if not found:
         return  # an image elsewhere (a public registry): ECS pulls it, nothing to check here
     repository, tag = found.group(3), found.group(4)
-    ecr = ecr or boto3.client("ecr", region_name=found.group(2))
+    ecr = ecr or client("ecr", region_name=found.group(2))
     try:
         ecr.describe_images(registryId=found.group(1), repositoryName=repository, imageIds=[{"imageTag": tag}])
     except ClientError as exc:
-        code = _iam_code(exc)
+        code = error_code(exc)
         if code in ("ImageNotFoundException", "RepositoryNotFoundException"):
             findings.refuse(f"the tasks' image {repository}:{tag} is not in ECR: run `make image STACK=<this stack>` "
                             "(or deploy with TaskImage set to an image built from docker/task.Dockerfile)")
@@ -501,7 +440,7 @@ def verify_budget_warning(database_bytes: int, estimates: Estimates) -> str | No
 
 
 def inspect_processes(cfg: ExecutionInput, formation: list[dict[str, Any]] | None,
-                      findings: Findings) -> list[dict[str, Any]]:
+                      findings: Findings) -> list[ProcessPlan]:
     """What plan_services will create, checked now so a bad Procfile or size fails before anything exists."""
     if formation is None and cfg.ecs.procfile is None:
         return []  # Heroku unreadable: already refused
@@ -517,8 +456,8 @@ def inspect_processes(cfg: ExecutionInput, formation: list[dict[str, Any]] | Non
         cpu, memory, note = dyno_to_fargate(p.size)
         if note:
             findings.warn(f"{p.type} ({p.size}): {note}")
-        out.append({"type": p.type, "quantity": p.quantity, "size": p.size, "cpu": cpu, "memory": memory})
-    if not any(p["type"] == "web" for p in out):
+        out.append(ProcessPlan(type=p.type, quantity=p.quantity, size=p.size, cpu=cpu, memory=memory))
+    if not any(p.type == "web" for p in out):
         findings.refuse("no web process type: the load balancer would have no target and traffic could not move")
     return out
 
@@ -531,17 +470,14 @@ HEROKU_AWS_REGIONS = {"us": "us-east-1", "eu": "eu-west-1", "virginia": "us-east
                       "sydney": "ap-southeast-2", "montreal": "ca-central-1", "mumbai": "ap-south-1"}
 
 
-def inspect_heroku(cfg: ExecutionInput, client, findings: Findings) -> dict[str, Any] | None:
+def inspect_heroku(cfg: ExecutionInput, api: HerokuClient, findings: Findings) -> HerokuReport | None:
     """The app, its config var NAMES, formation and add-on attachments; refusals for 401 / 403 / 404."""
-    from .config_import import ALWAYS_EXCLUDED, bad_names, split_config
-    from .heroku import HerokuApiError
-
     app = cfg.heroku.app
     try:
-        info = client.get_app(app)
-        config_vars = client.get_config_vars(app)
-        formation = client.get_formation(app)
-        attachments = client.addon_attachment_names(app)
+        info = api.get_app(app)
+        config_vars = api.get_config_vars(app)
+        formation = api.get_formation(app)
+        attachments = api.addon_attachment_names(app)
     except HerokuApiError as exc:
         if exc.status == 401:
             findings.refuse("Heroku API key refused (401): the key in heroku.api_key_secret_arn is not valid")
@@ -555,7 +491,7 @@ def inspect_heroku(cfg: ExecutionInput, client, findings: Findings) -> dict[str,
             raise
         return None
     findings.secrets += [str(v) for v in config_vars.values() if v is not None and len(str(v)) >= 8]
-    names = sorted(config_vars)
+    var_names = sorted(config_vars)
     kept, excluded = split_config(config_vars, attachments)
     bad = bad_names(kept)
     if bad:
@@ -575,17 +511,17 @@ def inspect_heroku(cfg: ExecutionInput, client, findings: Findings) -> dict[str,
     if aws_region and HEROKU_AWS_REGIONS.get(region, aws_region) != aws_region:
         findings.warn(f"the Heroku app runs in {region} ({HEROKU_AWS_REGIONS[region]}), this stack in {aws_region}: "
                       "until the switchover the ECS services reach the Heroku data stores across regions")
-    return {
-        "name": info.get("name", app),
-        "region": region,
-        "stack": ((info.get("stack") or {}).get("name")) or "unknown",
-        "maintenance": bool(info.get("maintenance")),
-        "config_var_names": names,
-        "config_var_count": len(names),
-        "formation": [{"type": f.get("type"), "quantity": int(f.get("quantity") or 0), "size": f.get("size"),
-                       "command": f.get("command")} for f in formation],
-        "addon_attachments": sorted(attachments),
-    }
+    return HerokuReport(
+        name=info.get("name", app),
+        region=region,
+        stack=((info.get("stack") or {}).get("name")) or "unknown",
+        maintenance=bool(info.get("maintenance")),
+        config_var_names=var_names,
+        config_var_count=len(var_names),
+        formation=[HerokuProcess(type=f.get("type"), quantity=int(f.get("quantity") or 0), size=f.get("size"),
+                                 command=f.get("command")) for f in formation],
+        addon_attachments=sorted(attachments),
+    )
 
 
 # ------------------------------------------------------------------------------ the whole preflight
@@ -598,14 +534,14 @@ def _read(findings: Findings, field: str, arn: str | None, read):
     try:
         value = read(arn)
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "error")
+        code = error_code(exc) or "error"
         findings.refuse(f"{field}: cannot read secret {arn} ({code})")
         return None
     except connections.SecretFormatError as exc:
         findings.refuse(f"{field}: {exc}")
         return None
     findings.secrets.append(value)
-    pw = connections.url_password(value)
+    pw = url_password(value)
     if pw:
         findings.secrets.append(pw)
     return value
@@ -628,11 +564,7 @@ def run_preflight(cfg: ExecutionInput, *, heroku=None, route53=None, iam=None) -
 
     heroku_report = None
     if heroku is not None or api_key is not None:
-        if heroku is None:
-            from .heroku import HerokuClient
-
-            heroku = HerokuClient(api_key, cfg.heroku.api_url)
-        heroku_report = inspect_heroku(cfg, heroku, f)
+        heroku_report = inspect_heroku(cfg, heroku or HerokuClient(api_key, cfg.heroku.api_url), f)
 
     source = analyse_postgres(src_pg, "source Postgres", f) if src_pg else None
     target = inspect_target_postgres(tgt_pg, f) if tgt_pg else None
@@ -645,8 +577,7 @@ def run_preflight(cfg: ExecutionInput, *, heroku=None, route53=None, iam=None) -
     if src_r and tgt_r:
         check_redis_pair(src_r, tgt_r, f)
     if cfg.source.redis_secret_arn:
-        redis_report = {"source": src_r.model_dump(mode="json") if src_r else None,
-                        "target": tgt_r.model_dump(mode="json") if tgt_r else None}
+        redis_report = RedisPlan(source=src_r, target=tgt_r)
 
     dns = inspect_dns(cfg, f, route53)
     stack_zone = os.environ.get("HEROKU2AWS_HOSTED_ZONE_ID")
@@ -655,7 +586,7 @@ def run_preflight(cfg: ExecutionInput, *, heroku=None, route53=None, iam=None) -
                  "workflow may change records in that zone only")
     inspect_roles(cfg, f, iam)
     inspect_task_image(f)
-    processes = inspect_processes(cfg, heroku_report["formation"] if heroku_report else None, f)
+    processes = inspect_processes(cfg, [p.model_dump() for p in heroku_report.formation] if heroku_report else None, f)
 
     if f.problems:
         n = len(f.problems)
@@ -666,7 +597,7 @@ def run_preflight(cfg: ExecutionInput, *, heroku=None, route53=None, iam=None) -
     if source is None or target is None or dns is None or heroku_report is None:  # every None comes with a problem
         raise PreflightFailed(f"preflight could not inspect everything for {app}")
 
-    from .postgres.mappings import dms_table_mappings
+    from ..postgres.mappings import dms_table_mappings
 
     source_doc = source.compact().model_dump(mode="json", exclude={"available_extensions"})
     estimates = estimate(cfg.database.strategy, source.size_bytes, src_r.used_memory if src_r else 0,
@@ -677,11 +608,11 @@ def run_preflight(cfg: ExecutionInput, *, heroku=None, route53=None, iam=None) -
         app=app,
         strategy=cfg.database.strategy,
         heroku=heroku_report,
-        postgres={"source_dbname": source.database, "target_dbname": target.database,
-                  "schemas": list(source.schemas), "table_mappings": dms_table_mappings(source),
-                  "source": source_doc, "target": target.model_dump(mode="json")},
+        postgres=PostgresPlan(source_dbname=source.database, target_dbname=target.database,
+                              schemas=list(source.schemas), table_mappings=dms_table_mappings(source),
+                              source=source_doc, target=target),
         redis=redis_report,
-        target={"postgres_empty": target.empty, "redis_empty": (tgt_r.keys == 0) if tgt_r else True},
+        target=TargetState(postgres_empty=target.empty, redis_empty=(tgt_r.keys == 0) if tgt_r else True),
         dns=dns,
         processes=processes,
         estimates=estimates,

@@ -1,4 +1,4 @@
-"""Stage 1, "Validate input": the execution input checked against :class:`~heroku2aws.models.ExecutionInput`.
+"""Stage 1, "Validate input": the execution input checked against :class:`~heroku2aws.contracts.input.ExecutionInput`.
 
 Event (built by the ASL)::
 
@@ -6,7 +6,7 @@ Event (built by the ASL)::
 
 Return: the normalised input — every default filled in — as JSON (``ExecutionInput.model_dump(mode="json")``).
 
-Errors: :class:`~heroku2aws.errors.InvalidInput` when the input is not a JSON object, is larger than
+Errors: :class:`~heroku2aws.contracts.errors.InvalidInput` when the input is not a JSON object, is larger than
 32 KiB, breaks the model, or holds anything that looks like a secret value in ANY field (a URL with a
 password, an ``HRKU-`` / UUID API key, an ``sk_live_`` key — the model checks only the ARN fields; this
 also catches one pasted into ``ecs.image`` or a Procfile command). Its message names every bad field by
@@ -24,12 +24,15 @@ import json
 import re
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
-from .errors import InvalidInput
-from .models import _LOOKS_SECRET, ExecutionInput
+from ..contracts.errors import InvalidInput
+from ..contracts.input import LOOKS_SECRET, ExecutionInput
+from ..obs import get_logger
 
-__all__ = ["MAX_INPUT_BYTES", "StageEvent", "ValidateEvent", "describe_errors", "parse_event", "validate_input"]
+log = get_logger("validate_input")
+
+__all__ = ["MAX_INPUT_BYTES", "describe_errors", "parse_event", "validate_input"]
 
 #: Larger inputs are refused: the real ones are ~3 KiB, and Step Functions caps a payload at 256 KiB.
 MAX_INPUT_BYTES = 32 * 1024
@@ -39,22 +42,6 @@ MAX_LISTED = 25
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 
 M = TypeVar("M", bound=BaseModel)
-
-
-class ValidateEvent(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    input: Any
-    execution_id: str
-
-
-class StageEvent(BaseModel):
-    """The event of every stage after validation: the normalised input and the execution ARN."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    input: ExecutionInput
-    execution_id: str
 
 
 def _json_type(value: Any) -> str:
@@ -79,7 +66,7 @@ def _path(loc: tuple[Any, ...], unexpected_key: bool) -> str:
             continue
         part = str(part)
         last = i == len(loc) - 1
-        if unexpected_key and last and (not _PLAIN_KEY.match(part) or _LOOKS_SECRET.search(part)):
+        if unexpected_key and last and (not _PLAIN_KEY.match(part) or LOOKS_SECRET.search(part)):
             part = "<an unexpected key, not repeated here>"
         out += f".{part}" if out else part
     return out or "(input)"
@@ -117,7 +104,7 @@ def _secret_like_paths(value: Any, loc: tuple[Any, ...] = ()) -> list[tuple[Any,
     """
     found: list[tuple[Any, ...]] = []
     if isinstance(value, str):
-        if _LOOKS_SECRET.search(value) or any(_LOOKS_SECRET.search(line.strip()) for line in value.splitlines()[:500]):
+        if LOOKS_SECRET.search(value) or any(LOOKS_SECRET.search(line.strip()) for line in value.splitlines()[:500]):
             found.append(loc)
     elif isinstance(value, dict):
         for k, v in value.items():
@@ -151,6 +138,7 @@ def validate_input(raw: Any) -> ExecutionInput:
             lines.append(f"{path}: {_SECRET_HINT}")
     if lines or model is None:
         raise InvalidInput(_message("execution input", lines))
+    log.info("execution input is valid", extra={"app": model.heroku.app, "strategy": model.database.strategy})
     return model
 
 

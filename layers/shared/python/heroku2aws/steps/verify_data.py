@@ -17,10 +17,10 @@ Return::
    to step 2, which moves them).
 2. **Sequence sync** — :func:`heroku2aws.postgres.sequences.sync_sequences`: every target sequence set
    to at least the source's value (never lowered). A sequence missing on the target is a mismatch.
-3. **Redis parity** (when the input has Redis) — :func:`heroku2aws.redis_copy.verify`: key counts per
+3. **Redis parity** (when the input has Redis) — :func:`heroku2aws.redis.verify.verify`: key counts per
    database and a sampled per-type comparison of :data:`REDIS_SAMPLE` of the keys.
 
-All three run, then any mismatch raises :class:`~heroku2aws.errors.DataMismatch` naming the tables,
+All three run, then any mismatch raises :class:`~heroku2aws.contracts.errors.DataMismatch` naming the tables,
 sequences, databases and keys (names and counts only, never a value). A server that cannot be
 reached raises the checker's own error (``DatabaseError``, ``ConfigError``/``CopyError`` from the
 Redis module), with a password-free message.
@@ -33,68 +33,60 @@ Environment:
 from __future__ import annotations
 
 import os
-from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
-
-from . import connections
-from .errors import DataMismatch
-from .models import ExecutionInput
-from .obs import get_logger
+from ..clients import connections
+from ..contracts.errors import DataMismatch
+from ..contracts.events import VerifyDataEvent
+from ..contracts.input import ExecutionInput
+from ..contracts.results import CdcDrainedResult, PostgresParity, RedisParity, SequenceSync, VerifyDataResult
+from ..obs import get_logger
 
 log = get_logger("verify_data")
 
-__all__ = ["MAX_NAMED", "REDIS_SAMPLE", "VerifyDataEvent", "cdc_drained", "verify_data"]
+__all__ = ["MAX_NAMED", "REDIS_SAMPLE", "cdc_drained", "verify_copy", "verify_data"]
 
 MAX_NAMED = 20          # names in an error message / Redis keys in the result
 MAX_LISTED_TABLES = 100  # table names in the result (the state payload is capped at 256 KiB)
 REDIS_SAMPLE = 0.05
 
 
-class VerifyDataEvent(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    input: ExecutionInput
-    execution_id: str
-    # "verify" (the default): the three checks, raising DataMismatch. "cdc-drained": has change capture
-    # applied every write to the target yet? Postgres parity only, never raising (see cdc_drained).
-    check: Literal["verify", "cdc-drained"] = "verify"
-
-
 def _tls_verify() -> bool:
     return os.environ.get("REDIS_TLS_VERIFY", "false").strip().lower() in ("1", "true", "yes")
 
 
-def verify_postgres(source_url: str, target_url: str) -> dict[str, Any]:
-    from .postgres.verify import verify
+def verify_postgres(source_url: str, target_url: str) -> PostgresParity:
+    from ..postgres.verify import verify
 
     result = verify(source_url, target_url, sequences=False)
     mismatched = [t.name for t in result.tables if not t.match]
-    return {"match": result.match, "tables": len(result.tables), "rows": result.rows,
-            "mismatched": mismatched[:MAX_LISTED_TABLES], "mismatched_count": len(mismatched),
-            "mode": result.mode, "seconds": result.seconds}
+    return PostgresParity(match=result.match, tables=len(result.tables), rows=result.rows,
+                          mismatched=mismatched[:MAX_LISTED_TABLES], mismatched_count=len(mismatched),
+                          mode=result.mode, seconds=result.seconds)
 
 
-def sync_sequences(source_url: str, target_url: str) -> dict[str, Any]:
-    from .postgres.sequences import sync_sequences as sync
+def sync_sequences(source_url: str, target_url: str) -> SequenceSync:
+    from ..postgres.sequences import sync_sequences as sync
 
     report = sync(source_url, target_url)
-    return {"synced": report.changed, "total": len(report.sequences), "missing_on_target": report.missing_on_target}
+    return SequenceSync(synced=report.changed, total=len(report.sequences),
+                        missing_on_target=report.missing_on_target)
 
 
-def verify_redis(source_url: str, target_url: str, sample: float | None = None) -> dict[str, Any]:
-    from . import redis_copy as rc
+def verify_redis(source_url: str, target_url: str, sample: float | None = None) -> RedisParity:
+    from ..redis.options import CopyOptions
+    from ..redis.urls import parse_endpoint
+    from ..redis.verify import verify
 
     sample = REDIS_SAMPLE if sample is None else sample
     tls_verify = _tls_verify()
-    source = rc.parse_endpoint(source_url, tls_verify=tls_verify, label="source")
-    target = rc.parse_endpoint(target_url, tls_verify=tls_verify, label="target")
-    result = rc.verify(source, target, rc.CopyOptions(verify_sample=sample))
+    source = parse_endpoint(source_url, tls_verify=tls_verify, label="source")
+    target = parse_endpoint(target_url, tls_verify=tls_verify, label="target")
+    result = verify(source, target, CopyOptions(verify_sample=sample))
     keys = sum(src for src, _ in result.counts.values())
-    return {"match": result.ok, "keys": keys, "sampled": result.sampled,
-            "mismatched_dbs": sorted(result.count_mismatches),
-            "mismatched_keys": [f"db{m.db}:{m.key}" for m in result.mismatches][:MAX_NAMED],
-            "mismatched_key_count": result.mismatch_count}
+    return RedisParity(match=result.ok, keys=keys, sampled=result.sampled,
+                       mismatched_dbs=sorted(result.count_mismatches),
+                       mismatched_keys=[f"db{m.db}:{m.key}" for m in result.mismatches][:MAX_NAMED],
+                       mismatched_key_count=result.mismatch_count)
 
 
 def _names(items: list[str], total: int | None = None, limit: int = MAX_NAMED) -> str:
@@ -108,7 +100,7 @@ def _postgres_urls(cfg: ExecutionInput) -> tuple[str, str]:
             connections.postgres_url(cfg.target.postgres_secret_arn, default_sslmode=connections.TARGET_SSLMODE))
 
 
-def cdc_drained(cfg: ExecutionInput) -> dict[str, Any]:
+def cdc_drained(cfg: ExecutionInput) -> CdcDrainedResult:
     """In the write freeze with ``dms-cdc``: are the target's tables the source's yet?
 
     Writes are frozen, so once change capture has applied the last of them the two sides are equal,
@@ -119,13 +111,13 @@ def cdc_drained(cfg: ExecutionInput) -> dict[str, Any]:
     """
     source_pg, target_pg = _postgres_urls(cfg)
     postgres = verify_postgres(source_pg, target_pg)
-    result = {"drained": bool(postgres["match"]), "tables": postgres["tables"], "rows": postgres["rows"],
-              "mismatched": postgres["mismatched"][:MAX_NAMED], "mismatched_count": postgres["mismatched_count"]}
-    log.info("change capture drain check", extra={k: result[k] for k in ("drained", "tables", "mismatched_count")})
+    result = CdcDrainedResult(drained=postgres.match, tables=postgres.tables, rows=postgres.rows,
+                              mismatched=postgres.mismatched[:MAX_NAMED], mismatched_count=postgres.mismatched_count)
+    log.info("change capture drain check", extra=result.model_dump(include={"drained", "tables", "mismatched_count"}))
     return result
 
 
-def verify_data(cfg: ExecutionInput) -> dict[str, Any]:
+def verify_copy(cfg: ExecutionInput) -> VerifyDataResult:
     """Run the three checks; see the module docstring."""
     source_pg, target_pg = _postgres_urls(cfg)
     postgres = verify_postgres(source_pg, target_pg)
@@ -134,28 +126,33 @@ def verify_data(cfg: ExecutionInput) -> dict[str, Any]:
     if cfg.source.redis_secret_arn and cfg.target.redis_secret_arn:
         redis = verify_redis(connections.redis_url(cfg.source.redis_secret_arn),
                              connections.redis_url(cfg.target.redis_secret_arn))
-    result = {"postgres": postgres, "sequences": sequences, "redis": redis}
-    log.info("copy verified", extra={"postgres_match": postgres["match"], "tables": postgres["tables"],
-                                     "rows": postgres["rows"], "mismatched": postgres["mismatched"],
-                                     "sequences_synced": sequences["synced"],
-                                     "sequences_missing": sequences["missing_on_target"],
-                                     "redis": None if redis is None else {k: redis[k] for k in
-                                                                          ("match", "keys", "mismatched_dbs")}})
+    result = VerifyDataResult(postgres=postgres, sequences=sequences, redis=redis)
+    log.info("copy verified", extra={"postgres_match": postgres.match, "tables": postgres.tables,
+                                     "rows": postgres.rows, "mismatched": postgres.mismatched,
+                                     "sequences_synced": sequences.synced,
+                                     "sequences_missing": sequences.missing_on_target,
+                                     "redis": None if redis is None else redis.model_dump(
+                                         include={"match", "keys", "mismatched_dbs"})})
     problems: list[str] = []
-    if postgres["mismatched_count"] or not postgres["match"]:
-        problems.append(f"Postgres: {postgres['mismatched_count']} of {postgres['tables']} tables differ: "
-                        f"{_names(postgres['mismatched'], postgres['mismatched_count'])}")
-    if sequences["missing_on_target"]:
-        missing = sequences["missing_on_target"]
+    if postgres.mismatched_count or not postgres.match:
+        problems.append(f"Postgres: {postgres.mismatched_count} of {postgres.tables} tables differ: "
+                        f"{_names(postgres.mismatched, postgres.mismatched_count)}")
+    if sequences.missing_on_target:
+        missing = sequences.missing_on_target
         problems.append(f"Postgres: {len(missing)} sequences missing on the target: {_names(missing)}")
-    if redis is not None and not redis["match"]:
+    if redis is not None and not redis.match:
         bits = []
-        if redis["mismatched_dbs"]:
-            bits.append("key counts differ in " + ", ".join(f"db{d}" for d in redis["mismatched_dbs"]))
-        if redis["mismatched_key_count"]:
-            bits.append(f"{redis['mismatched_key_count']} of {redis['sampled']} sampled keys differ: "
-                        f"{_names(redis['mismatched_keys'], redis['mismatched_key_count'])}")
+        if redis.mismatched_dbs:
+            bits.append("key counts differ in " + ", ".join(f"db{d}" for d in redis.mismatched_dbs))
+        if redis.mismatched_key_count:
+            bits.append(f"{redis.mismatched_key_count} of {redis.sampled} sampled keys differ: "
+                        f"{_names(redis.mismatched_keys, redis.mismatched_key_count)}")
         problems.append("Redis: " + "; ".join(bits or ["differs"]))
     if problems:
         raise DataMismatch("the copy does not match the source. " + " | ".join(problems))
     return result
+
+
+def verify_data(event: VerifyDataEvent) -> VerifyDataResult | CdcDrainedResult:
+    """The check the event asks for: ``verify`` (the default) or ``cdc-drained``."""
+    return cdc_drained(event.input) if event.check == "cdc-drained" else verify_copy(event.input)

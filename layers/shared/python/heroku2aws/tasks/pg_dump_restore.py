@@ -42,8 +42,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from heroku2aws import secrets
-from heroku2aws.obs import get_logger
+from ..clients import connections
+from ..obs import get_logger
+from ..postgres.common import DatabaseError, connect
+from ..redaction import redact, scrub
 
 log = get_logger("tasks.pg_dump_restore")
 
@@ -65,18 +67,11 @@ def conninfo_without_password(url: str) -> tuple[str, str | None]:
     try:
         params = conninfo_to_dict(url)
     except Exception as exc:
-        raise TaskError(f"not a valid PostgreSQL URL ({secrets.redact(url)}): "
-                        f"{_scrub(str(exc), url)}", 2) from None
+        raise TaskError(f"not a valid PostgreSQL URL ({redact(url)}): {scrub(str(exc), url)}", 2) from None
     password = params.pop("password", None)
     params.setdefault("connect_timeout", "15")
     return make_conninfo("", **{k: str(v) for k, v in params.items() if v is not None}), (
         str(password) if password is not None else None)
-
-
-def _scrub(text: str, *urls: str) -> str:
-    from heroku2aws.postgres.common import scrub
-
-    return scrub(text, *urls)
 
 
 def _tool(name: str) -> str:
@@ -94,8 +89,6 @@ def _tool_major(path: str) -> int:
 
 
 def _server_major(url: str, label: str) -> int:
-    from heroku2aws.postgres.common import DatabaseError, connect
-
     try:
         with connect(url, label=label, application_name="heroku2aws-pg-dump-restore", autocommit=True) as conn:
             return conn.info.server_version // 10000
@@ -122,7 +115,7 @@ _ERROR = re.compile(r"\b(error|fatal|FATAL|ERROR)\b")
 def _run_tool(argv: list[str], env: dict[str, str], urls: tuple[str, ...], what: str,
               on_line: Callable[[str], None]) -> None:
     """Run a tool, streaming its stderr (scrubbed) through ``on_line``; TaskError on failure."""
-    log.info(f"{what} started", extra={"argv": [_scrub(a, *urls) for a in argv]})
+    log.info(f"{what} started", extra={"argv": [scrub(a, *urls) for a in argv]})
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             errors="replace")
     tail: deque[str] = deque(maxlen=30)
@@ -131,13 +124,13 @@ def _run_tool(argv: list[str], env: dict[str, str], urls: tuple[str, ...], what:
     def pump_stdout() -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
-            tail.append(_scrub(line.rstrip(), *urls))
+            tail.append(scrub(line.rstrip(), *urls))
 
     t = threading.Thread(target=pump_stdout, daemon=True)
     t.start()
     assert proc.stderr is not None
     for raw in proc.stderr:
-        line = _scrub(raw.rstrip(), *urls)
+        line = scrub(raw.rstrip(), *urls)
         if not line:
             continue
         tail.append(line)
@@ -195,7 +188,7 @@ def copy_database(
     os.chmod(parent, 0o700)
     dump_dir = os.path.join(parent, "dump")
     summary: dict = {"jobs": jobs, "schema_only": schema_only, "sections": sections or [],
-                     "source": secrets.redact(source_url), "target": secrets.redact(target_url)}
+                     "source": redact(source_url), "target": redact(target_url)}
     t0 = time.monotonic()
     try:
         dumped = 0
@@ -271,8 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     source_url = target_url = ""
     try:
         try:
-            source_url = secrets.resolve_env(args.source_env)
-            target_url = secrets.resolve_env(args.target_env)
+            source_url = connections.resolve_env(args.source_env)
+            target_url = connections.resolve_env(args.target_env)
         except KeyError as exc:
             raise TaskError(str(exc).strip("'\""), 2) from None
         except Exception as exc:
@@ -280,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = copy_database(source_url, target_url, jobs=jobs, schema_only=args.schema_only,
                                 sections=args.section, dump_parent=args.dump_dir, keep_dump=args.keep_dump)
         if args.verify and not args.schema_only and not args.section:
-            from heroku2aws.postgres.verify import verify
+            from ..postgres.verify import verify
 
             result = verify(source_url, target_url)
             summary.update(verified=result.match, verify_seconds=result.seconds, rows=result.rows)
@@ -290,12 +283,12 @@ def main(argv: list[str] | None = None) -> int:
         log.info("pg_dump_restore succeeded", extra=summary)
         return 0
     except TaskError as exc:
-        message = _scrub(str(exc), source_url, target_url)
+        message = scrub(str(exc), source_url, target_url)
         log.error("pg_dump_restore failed", extra={"error": message, "status": exc.status})
         print(f"pg_dump_restore: {message}", file=sys.stderr)
         return exc.status
     except Exception as exc:  # DatabaseError from verify, anything unexpected: still no traceback, no secret
-        message = _scrub(f"{type(exc).__name__}: {exc}", source_url, target_url)
+        message = scrub(f"{type(exc).__name__}: {exc}", source_url, target_url)
         log.error("pg_dump_restore failed", extra={"error": message, "status": 1})
         print(f"pg_dump_restore: {message}", file=sys.stderr)
         return 1

@@ -9,7 +9,7 @@ environment (the task definition). Each value, positional or from the environmen
 or JSON with a ``url`` field). URLs are printed and logged only with their password replaced.
 
 Every logical database the source uses is copied to the same number on the target with SCAN +
-DUMP/PTTL + RESTORE (see :mod:`heroku2aws.redis_copy`), keys RESTORE refuses are copied type by
+DUMP/PTTL + RESTORE (see :mod:`heroku2aws.redis.copy`), keys RESTORE refuses are copied type by
 type, and the copy is verified: key counts per database plus a sampled value comparison.
 
 Options (environment defaults in brackets, for the task definition):
@@ -38,9 +38,13 @@ import json
 import os
 import sys
 
-from heroku2aws import redis_copy as rc
-from heroku2aws import secrets
-from heroku2aws.obs import get_logger
+from ..clients import connections
+from ..obs import get_logger
+from ..redaction import scrub
+from ..redis.copy import copy_and_verify
+from ..redis.errors import ConfigError, CopyError
+from ..redis.options import CopyOptions, Progress, human_bytes, human_duration, peak_rss_bytes
+from ..redis.urls import parse_endpoint
 
 log = get_logger("tasks.redis_restore")
 
@@ -101,7 +105,7 @@ def _stderr_tty() -> bool:
 
 
 class _LogProgress:
-    def __call__(self, p: rc.Progress) -> None:
+    def __call__(self, p: Progress) -> None:
         log.info("redis copy progress", extra={
             "phase": p.phase, "keys": p.keys, "total_keys": p.total_keys, "bytes": p.bytes,
             "keys_per_second": round(p.keys_per_second, 1), "seconds": round(p.seconds, 1),
@@ -125,11 +129,11 @@ class _TerminalProgress:
                           transient=False, redirect_stdout=False, redirect_stderr=False)
         self._live.start()
 
-    def __call__(self, p: rc.Progress) -> None:
+    def __call__(self, p: Progress) -> None:
         pct = f" ({100 * p.keys / p.total_keys:.0f}%)" if p.total_keys else ""
-        line = (f"redis copy: {p.keys:,}/{p.total_keys:,} keys{pct}  {rc.human_bytes(p.bytes)}  "
+        line = (f"redis copy: {p.keys:,}/{p.total_keys:,} keys{pct}  {human_bytes(p.bytes)}  "
                 f"{p.keys_per_second:,.0f} keys/s  ")
-        line += "verifying..." if p.phase == "verify" else f"ETA {rc.human_duration(p.eta_seconds)}"
+        line += "verifying..." if p.phase == "verify" else f"ETA {human_duration(p.eta_seconds)}"
         self._live.update(self._text(line), refresh=True)
 
     def close(self) -> None:
@@ -138,11 +142,11 @@ class _TerminalProgress:
 
 def _resolve(value: str | None, env: str) -> str:
     try:
-        return secrets.resolve(value) if value else secrets.resolve_env(env)
+        return connections.resolve(value) if value else connections.resolve_env(env)
     except KeyError as exc:
-        raise rc.ConfigError(str(exc).strip("'\"") + " (give the URL as an argument or in the environment)") from None
+        raise ConfigError(str(exc).strip("'\"") + " (give the URL as an argument or in the environment)") from None
     except Exception as exc:
-        raise rc.ConfigError(f"cannot read the Redis URL from {value if value else env}: {type(exc).__name__}: {exc}") from None
+        raise ConfigError(f"cannot read the Redis URL from {value if value else env}: {type(exc).__name__}: {exc}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,16 +168,16 @@ def main(argv: list[str] | None = None) -> int:
         source_url = _resolve(args.source, args.source_env)
         target_url = _resolve(args.target, args.target_env)
         verify_tls = not args.insecure_skip_verify
-        source = rc.parse_endpoint(source_url, tls_verify=verify_tls, label="source")
-        target = rc.parse_endpoint(target_url, tls_verify=verify_tls, label="target")
+        source = parse_endpoint(source_url, tls_verify=verify_tls, label="source")
+        target = parse_endpoint(target_url, tls_verify=verify_tls, label="target")
         if args.batch_keys < 1 or args.chunk < 1:
-            raise rc.ConfigError("--batch-keys and --chunk must be at least 1")
+            raise ConfigError("--batch-keys and --chunk must be at least 1")
         tty = _stderr_tty() and not args.no_progress
         sink = _TerminalProgress() if tty else _LogProgress()
-        opts = rc.CopyOptions(replace=args.replace, dbs=args.dbs, batch_keys=args.batch_keys, chunk=args.chunk,
+        opts = CopyOptions(replace=args.replace, dbs=args.dbs, batch_keys=args.batch_keys, chunk=args.chunk,
                               verify_sample=args.verify_sample, ttl_tolerance_ms=args.ttl_tolerance_ms,
                               progress=sink, progress_interval=0.25 if tty else max(0.05, args.progress_interval))
-        result = rc.copy_and_verify(source, target, opts)
+        result = copy_and_verify(source, target, opts)
         sink.close()
         sink = None
         summary = result.summary()
@@ -188,27 +192,27 @@ def main(argv: list[str] | None = None) -> int:
         if result.verify is not None and not result.verify.ok:
             problems.append("verification failed: " + result.verify.describe())
         rate = summary["keys_per_second"]
-        line = (f"redis-copy: {s.keys:,} keys ({rc.human_bytes(s.bytes)}) in {s.seconds:.1f}s, {rate:,.0f} keys/s; "
+        line = (f"redis-copy: {s.keys:,} keys ({human_bytes(s.bytes)}) in {s.seconds:.1f}s, {rate:,.0f} keys/s; "
                 f"{s.fallback_keys:,} type-aware, {s.expired_during_copy:,} expired during the copy; "
                 f"databases {', '.join(map(str, result.dbs)) or 'none'}; "
                 f"verified {result.verify.sampled if result.verify else 0:,} sampled keys")
         print(line, file=sys.stderr)
         if problems:
             for msg in problems:
-                print(f"redis-copy: {rc.scrub(msg, source_url, target_url)}", file=sys.stderr)
-            log.error("redis copy failed", extra={"errors": [rc.scrub(m, source_url, target_url) for m in problems]})
+                print(f"redis-copy: {scrub(msg, source_url, target_url)}", file=sys.stderr)
+            log.error("redis copy failed", extra={"errors": [scrub(m, source_url, target_url) for m in problems]})
             status = 1
         else:
             log.info("redis copy complete and verified", extra={"keys": s.keys, "seconds": round(s.seconds, 3)})
             status = 0
-    except rc.CopyError as exc:
-        message = rc.scrub(str(exc), source_url, target_url)
+    except CopyError as exc:
+        message = scrub(str(exc), source_url, target_url)
         log.error("redis copy failed", extra={"error": message, "status": exc.status})
         print(f"redis-copy: {message}", file=sys.stderr)
         summary = summary or {"error": message}
         status = exc.status
     except Exception as exc:  # anything unexpected: still no traceback, no password
-        message = rc.scrub(f"{type(exc).__name__}: {exc}", source_url, target_url)
+        message = scrub(f"{type(exc).__name__}: {exc}", source_url, target_url)
         log.error("redis copy failed", extra={"error": message, "status": 1})
         print(f"redis-copy: {message}", file=sys.stderr)
         summary = summary or {"error": message}
@@ -220,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         out = {"keys": 0, "bytes": 0, "seconds": 0.0, "keys_per_second": 0.0, "fallback_keys": 0,
                "expired_during_copy": 0, "verified": False, **summary}
         out["verified"] = bool(out["verified"]) and status == 0
-        out["peak_rss_bytes"] = rc.peak_rss_bytes()
+        out["peak_rss_bytes"] = peak_rss_bytes()
         sys.stdout.flush()
         print(json.dumps(out, separators=(",", ":")), flush=True)
     return status

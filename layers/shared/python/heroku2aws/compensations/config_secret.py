@@ -1,0 +1,53 @@
+"""``config-secret`` (delete the imported secret) and ``secret-switch`` (point it back at the Heroku stores)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ..clients.aws import client, error_code
+from ..contracts import names
+from ..contracts.errors import SecretSwitchFailed
+from ..contracts.ledger import ConfigSecret, SecretSwitch
+from ..steps.switch_secrets import describe, switch
+from .progress import Progress
+
+
+def undo_config_secret(item: ConfigSecret, cfg: dict[str, Any], progress: Progress) -> None:
+    name = names.config_secret_name(item.app)
+    if cfg.get("rollback", {}).get("keep_secret"):
+        progress.did(f"kept secret {name} (rollback.keep_secret)")
+        return
+    sm = client("secretsmanager")
+    try:
+        desc = sm.describe_secret(SecretId=name)
+    except ClientError as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            return
+        raise
+    if desc.get("DeletedDate"):
+        return
+    # Only the secret the workflow created: a user's own secret tagged heroku2aws:app under the same prefix is
+    # never deleted (and the role may not delete it either).
+    if not names.is_workflow_secret(desc.get("Tags"), item.app):
+        progress.did(f"left secret {name}: not tagged {names.MANAGED_TAG}=true and {names.APP_TAG}={item.app}")
+        return
+    # A recovery window, not a force delete: a person can still restore it for 7 days.
+    sm.delete_secret(SecretId=desc["ARN"], RecoveryWindowInDays=7)
+    progress.did(f"deleted secret {name} (recoverable for 7 days)")
+
+
+def undo_secret_switch(item: SecretSwitch, cfg: dict[str, Any], progress: Progress) -> None:
+    app = item.app
+    if describe(app) is None:
+        return
+    source = cfg.get("source") or {}
+    try:
+        result = switch(app, "source", source["postgres_secret_arn"], source.get("redis_secret_arn"),
+                        f"rollback:{app}")
+    except SecretSwitchFailed as exc:
+        progress.did(f"left secret {names.config_secret_name(app)}: {exc}")
+        return
+    if result.changed:
+        progress.did(f"pointed {names.config_secret_name(app)} back at the Heroku data stores")
