@@ -40,7 +40,7 @@ import sys
 
 from ..clients import connections
 from ..obs import get_logger
-from ..redaction import scrub
+from ..redaction import redact, scrub
 from ..redis.copy import copy_and_verify
 from ..redis.errors import ConfigError, CopyError
 from ..redis.options import CopyOptions, Progress, human_bytes, human_duration, peak_rss_bytes
@@ -146,7 +146,9 @@ def _resolve(value: str | None, env: str) -> str:
     except KeyError as exc:
         raise ConfigError(str(exc).strip("'\"") + " (give the URL as an argument or in the environment)") from None
     except Exception as exc:
-        raise ConfigError(f"cannot read the Redis URL from {value if value else env}: {type(exc).__name__}: {exc}") from None
+        where = redact(value) if value else env
+        raise ConfigError(f"cannot read the Redis URL from {where}: {type(exc).__name__}: "
+                          f"{scrub(exc, *([value] if value else []))}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
