@@ -1,8 +1,9 @@
-"""Fixtures shared by every test directory."""
+"""Fixtures shared by every test directory (helpers, in ``tests/helpers.py``, are imported by name)."""
 
 from __future__ import annotations
 
 import pytest
+from helpers import FakeLambdaContext, normalised_input, raw_production_input
 
 
 @pytest.fixture(scope="session")
@@ -40,3 +41,33 @@ def moto(aws_env):
 
     with mock_aws():
         yield
+
+
+@pytest.fixture
+def context() -> FakeLambdaContext:
+    """The Lambda context a handler runs with in-process."""
+    return FakeLambdaContext()
+
+
+@pytest.fixture
+def production_input() -> dict:
+    """``events/production.json`` as a user writes it."""
+    return raw_production_input()
+
+
+@pytest.fixture
+def cfg() -> dict:
+    """The production input as stage 1 returns it (validated, every default filled)."""
+    return normalised_input()
+
+
+@pytest.fixture
+def no_backoff(monkeypatch):
+    """The Heroku client's retry sleeps take no time (the retries themselves still happen)."""
+    import types
+
+    import heroku2aws.clients.heroku as heroku
+
+    slept: list[float] = []
+    monkeypatch.setattr(heroku, "time", types.SimpleNamespace(sleep=slept.append))
+    return slept

@@ -11,8 +11,9 @@ and the test fails when:
 - a result field the ASL reads — ``$states.result.Payload.<field>``, ``$<var>.<field>`` after
   ``<var> := $states.result.Payload``, or ``$states.input.<field>`` in the Choice that follows a task whose output
   is its Payload — is not in that step's result model (``contracts/results.py``), field by field down the path;
-- a resource name the ASL builds from the app (``'h2a-' & $cfg.heroku.app``, ``$cfg.heroku.app & '-' & …``) is
-  not one ``contracts/names.py`` builds, or a ``heroku2aws:*`` tag key is not one of its tags.
+- a resource name the ASL builds from the app (``'h2a-' & $cfg.heroku.app``, ``$cfg.heroku.app & '-' & …``, or from
+  a variable bound to the app's name) is not one ``contracts/names.py`` builds, or a ``heroku2aws:*`` tag key is not
+  one of its tags.
 
 Each rule is shown to catch its mistake by mutating a copy of the ASL.
 """
@@ -292,41 +293,39 @@ def result_findings(asl: dict[str, Any], steps: dict[str, str]) -> list[str]:
     return out
 
 
-_CONCAT = re.compile(r"(?:'[^']*'\s*&\s*)*\$cfg\.heroku\.app(?:\s*&\s*(?:'[^']*'|\$[\w.]+))*")
-#: The keys whose value is a resource's name or identifier (a message that mentions one is not a name).
-_NAME_KEY = re.compile(r"(Identifier|Identifiers|Name|Names|Family|SecretId|Values|ServiceName)$")
+#: ``$cfg.heroku.app``, or ``$app`` where the ASL binds it to the app once (the ``names`` it assigns at validation).
+def app_concatenations(expr: str) -> Iterator[str]:
+    """Every concatenation of string literals with the app's name in a JSONata expression: ``$cfg.heroku.app``, or a
+    variable the expression binds to a ``….heroku.app`` (``$app := $states.result.Payload.heroku.app``)."""
+    apps = [r"\$cfg\.heroku\.app"] + [rf"\${v}\b(?!\s*:=)" for v in re.findall(r"\$(\w+)\s*:=\s*[$\w.]*\.heroku\.app\b", expr)]
+    app = "(?:" + "|".join(apps) + ")"
+    for m in re.finditer(rf"(?:'[^']*'\s*&\s*)*{app}(?:\s*&\s*(?:'[^']*'|\$[\w.]+))*", expr):
+        if "'" in m.group(0):
+            yield m.group(0)
 
 
 def name_findings(asl: dict[str, Any]) -> list[str]:
+    """A concatenation whose literals hold no space is a resource's name (a message has spaces): it must be one
+    contracts/names.py builds."""
     known = names.resource_names(SAMPLE_APP)
     out = []
-
-    def rendered(concat: str) -> str:
-        parts = [p.strip() for p in concat.split("&")]
-        return "".join(SAMPLE_APP if p == "$cfg.heroku.app" else p[1:-1] if p.startswith("'") else "*" for p in parts)
-
-    def check(path: str, concat: str) -> None:
-        name = rendered(concat)
-        if name == SAMPLE_APP:
-            return  # the app's own name (a tag value, a ledger field)
-        if name not in known and not fnmatch.fnmatchcase(name, names.ecs_name(SAMPLE_APP, "*")):
-            out.append(f"{path}: builds the name {concat!r} (for app {SAMPLE_APP}: {name!r}), not one contracts/names.py "
-                       f"builds ({', '.join(sorted(known))}, {names.ecs_name(SAMPLE_APP, '<type>')})")
-
     for path, state, _ in walk_states(asl["States"]):
         fields = own_fields(state)
-        for key, text in strings(fields):
-            expr = jsonata(text)
-            if expr is None:
-                continue
-            if key and _NAME_KEY.search(key) and (m := _CONCAT.fullmatch(expr.strip())):
-                check(path, m.group(0))
-            for m in re.finditer(r"'(?:id|name|family|service)'\s*:\s*(" + _CONCAT.pattern + ")", expr):
-                check(path, m.group(1))
         for key, text in strings(fields):
             if key == "Key" and text.startswith("heroku2aws:") and text not in (names.APP_TAG, names.MANAGED_TAG,
                                                                                  names.EXECUTION_TAG):
                 out.append(f"{path}: tags {text!r}, not one of contracts/names.py's tags")
+            for concat in app_concatenations(jsonata(text) or ""):
+                parts = [p.strip() for p in concat.split("&")]
+                literals = [p[1:-1] for p in parts if p.startswith("'")]
+                if any(c.isspace() for lit in literals for c in lit):
+                    continue  # a message that mentions the app
+                name = "".join(p[1:-1] if p.startswith("'") else "*" if not re.fullmatch(r"\$[\w.]*app", p)
+                               else SAMPLE_APP for p in parts)
+                if name not in known and not fnmatch.fnmatchcase(name, names.ecs_name(SAMPLE_APP, "*")):
+                    out.append(f"{path}: builds the name {concat!r} (for app {SAMPLE_APP}: {name!r}), not one "
+                               f"contracts/names.py builds ({', '.join(sorted(known))}, "
+                               f"{names.ecs_name(SAMPLE_APP, '<type>')})")
     return out
 
 
@@ -350,11 +349,11 @@ def template() -> dict[str, Any]:
     return load_template(TEMPLATE)
 
 
-def test_the_asl_keeps_its_contract_with_the_python_code(asl, template):
+def test_given_the_asl_when_read_then_it_keeps_its_contract_with_the_code(asl, template):
     assert contract_findings(asl, template) == []
 
 
-def test_the_contract_check_sees_what_the_asl_does(asl, template):
+def test_given_the_asl_when_read_then_every_function_kind_and_read_is_seen(asl, template):
     """The reading itself: every function is mapped, kinds and reads are found (an empty walk proves nothing)."""
     steps = function_steps(template)
     assert set(steps.values()) == {p.name for p in FUNCTIONS.iterdir() if (p / "app.py").exists()}
@@ -410,15 +409,16 @@ def _add_error_name(asl: dict[str, Any], name: str) -> dict[str, Any]:
      "RollbackResult has no field 'done_actions'"),
     (lambda a: _replace_once(a, "$states.input.stable", "$states.input.steady"),
      "CheckServicesResult has no field 'steady'"),
-    (lambda a: _replace_once(a, "'h2a-' & $cfg.heroku.app %}", "'h2a_' & $cfg.heroku.app %}"), "'h2a_sample-app'"),
-    (lambda a: _replace_once(a, "'h2a-' & $cfg.heroku.app & '-source'", "'h2a-' & $cfg.heroku.app & '-src'"),
-     "'h2a-sample-app-src'"),
-    (lambda a: _replace_once(a, "'id': 'h2a-' & $cfg.heroku.app", "'id': 'heroku2aws-' & $cfg.heroku.app"),
-     "'heroku2aws-sample-app'"),
+    # (the names mutations hold whether the ASL builds a name where it uses it or once, into a variable)
+    (lambda a: _replace_once(a, "'h2a-' & $", "'h2a_' & $"), "'h2a_sample-app"),
+    (lambda a: _replace_once(a, "& '-source'", "& '-src'"), "'h2a-sample-app-src'"),
+    (lambda a: _replace_once(a, "'kind': 'dms', 'app': $cfg.heroku.app, 'id': ",
+                             "'kind': 'dms', 'app': $cfg.heroku.app, 'id': 'heroku2aws-' & $cfg.heroku.app & "),
+     "'heroku2aws-sample-app"),
     (lambda a: _replace_once(a, "heroku2aws:execution", "heroku2aws:run"), "tags 'heroku2aws:run'"),
 ], ids=["kind without compensation", "stray ledger field", "missing ledger field", "compared kind",
         "unknown error name", "result field via a variable", "result field via the Payload", "result field in a Choice",
         "DMS id", "DMS endpoint id", "ledger id", "tag key"])
-def test_a_broken_contract_is_caught(asl, template, mutation, expected):
+def test_given_a_broken_contract_when_checked_then_it_is_caught(asl, template, mutation, expected):
     found = contract_findings(mutation(asl), template)
     assert any(expected in f for f in found), found

@@ -67,3 +67,12 @@ def rehearse(world):
         return report
 
     return _run
+
+
+def pytest_collection_modifyitems(items):
+    """Every workflow test runs the whole state machine in the engine: each takes more than 10 s (``-m "not slow"``
+    leaves them out)."""
+    here = Path(__file__).parent
+    for item in items:
+        if Path(str(item.fspath)).parent == here:
+            item.add_marker(pytest.mark.slow)

@@ -6,11 +6,9 @@ import itertools
 
 import psycopg
 import pytest
-from fn2_helpers import APP, create_secret, pg_secret_doc, with_changes
+from helpers import APP, create_secret, pg_secret_doc, run_compensation, with_changes
 
 import heroku2aws.compensations.stores as comp
-from heroku2aws.compensations import COMPENSATIONS, Progress
-from heroku2aws.contracts.ledger import parse_entry
 from heroku2aws_rehearsal.servers import PostgresServer, RedisServer, free_port
 
 _names = itertools.count(1)
@@ -65,18 +63,12 @@ def target_db(rds, cfg, moto) -> dict:
     return {"db": db, "cfg": with_changes(cfg, target__postgres_secret_arn=arn)}
 
 
-def _run(kind: str, item: dict, cfg: dict) -> Progress:
-    progress = Progress()
-    COMPENSATIONS[kind](parse_entry({"kind": kind, **item}), cfg, progress)
-    return progress
-
-
 def _count(rds: PostgresServer, db: str, query: str) -> int:
     return int(rds.sql(db, query).strip())
 
 
 def test_given_a_copied_target_when_undone_then_its_schemas_are_empty_and_still_there(rds, target_db):
-    progress = _run("target-database", {"schemas": ["public", "billing"]}, target_db["cfg"])
+    progress = run_compensation("target-database", {"schemas": ["public", "billing"]}, target_db["cfg"])
     db = target_db["db"]
     assert _count(rds, db, OBJECTS) == 0
     assert _count(rds, db, "SELECT count(*) FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n "
@@ -94,18 +86,18 @@ def test_given_a_copied_target_when_undone_then_its_schemas_are_empty_and_still_
 
 
 def test_given_an_emptied_target_when_undone_again_then_nothing_is_done(rds, target_db):
-    _run("target-database", {"schemas": ["public", "billing"]}, target_db["cfg"])
-    again = _run("target-database", {"schemas": ["public", "billing"]}, target_db["cfg"])
+    run_compensation("target-database", {"schemas": ["public", "billing"]}, target_db["cfg"])
+    again = run_compensation("target-database", {"schemas": ["public", "billing"]}, target_db["cfg"])
     assert again.actions == [] and again.pending == []
 
 
 def test_given_no_schemas_recorded_when_undone_then_every_application_schema_is_emptied(rds, target_db):
-    _run("target-database", {}, target_db["cfg"])
+    run_compensation("target-database", {}, target_db["cfg"])
     assert _count(rds, target_db["db"], OBJECTS) == 0
 
 
 def test_given_a_schema_that_was_never_created_when_undone_then_it_is_not_created(rds, target_db):
-    progress = _run("target-database", {"schemas": ["reporting", "pg_catalog"]}, target_db["cfg"])
+    progress = run_compensation("target-database", {"schemas": ["reporting", "pg_catalog"]}, target_db["cfg"])
     assert progress.actions == []
     assert _count(rds, target_db["db"], "SELECT count(*) FROM pg_namespace WHERE nspname = 'reporting'") == 0
     assert _count(rds, target_db["db"], OBJECTS) > 0  # the listed schemas only
@@ -117,7 +109,7 @@ def test_given_an_app_session_holding_a_lock_when_undone_then_it_is_ended_and_th
     holder = psycopg.connect(rds.url(target_db["db"]))
     holder.execute("LOCK TABLE public.customers IN ACCESS SHARE MODE")  # an open transaction, as a busy app has
     try:
-        progress = _run("target-database", {"schemas": ["public", "billing"]}, target_db["cfg"])
+        progress = run_compensation("target-database", {"schemas": ["public", "billing"]}, target_db["cfg"])
     finally:
         holder.close()
     assert any("terminated 1 session" in a for a in progress.actions)
@@ -127,7 +119,7 @@ def test_given_an_app_session_holding_a_lock_when_undone_then_it_is_ended_and_th
 def test_given_an_unreachable_target_when_undone_then_it_is_reported_and_the_rollback_goes_on(rds, cfg, moto):
     doc = {**pg_secret_doc(rds), "port": free_port()}
     arn = create_secret(f"heroku2aws/{APP}/target-postgres-down", doc)
-    progress = _run("target-database", {"schemas": ["public"]}, with_changes(cfg, target__postgres_secret_arn=arn))
+    progress = run_compensation("target-database", {"schemas": ["public"]}, with_changes(cfg, target__postgres_secret_arn=arn))
     assert progress.pending == []
     assert "NOT emptied" in progress.actions[0]
     assert rds.password not in progress.actions[0]
@@ -135,7 +127,7 @@ def test_given_an_unreachable_target_when_undone_then_it_is_reported_and_the_rol
 
 def test_given_no_target_database_secret_when_undone_then_nothing_happens(cfg):
     cfg = {k: v for k, v in cfg.items() if k != "target"}
-    assert _run("target-database", {"schemas": ["public"]}, cfg).actions == []
+    assert run_compensation("target-database", {"schemas": ["public"]}, cfg).actions == []
 
 
 # ------------------------------------------------------------------------------ Redis
@@ -152,21 +144,21 @@ def target_redis(cache, cfg, moto) -> dict:
 def test_given_a_restored_target_redis_when_undone_then_every_database_is_flushed_once(cache, target_redis):
     cache.client(0).set("a", "1")
     cache.client(5).rpush("q", "x", "y")
-    first = _run("target-redis", {}, target_redis)
+    first = run_compensation("target-redis", {}, target_redis)
     assert first.actions == ["target Redis flushed (2 key(s))"]
     assert cache.client(0).dbsize() == 0 and cache.client(5).dbsize() == 0
-    second = _run("target-redis", {}, target_redis)
+    second = run_compensation("target-redis", {}, target_redis)
     assert second.actions == []
 
 
 def test_given_an_unreachable_target_redis_when_undone_then_it_is_reported_without_the_password(cfg, moto):
     arn = create_secret(f"heroku2aws/{APP}/target-redis-down", {"url": f"redis://:cache-Pw-5678@127.0.0.1:{free_port()}/0"})
-    progress = _run("target-redis", {}, with_changes(cfg, target__redis_secret_arn=arn))
+    progress = run_compensation("target-redis", {}, with_changes(cfg, target__redis_secret_arn=arn))
     assert progress.pending == []
     assert "NOT flushed" in progress.actions[0]
     assert "cache-Pw-5678" not in progress.actions[0]
 
 
 def test_given_an_app_without_redis_when_undone_then_nothing_happens(cfg):
-    assert _run("target-redis", {}, with_changes(cfg, target__redis_secret_arn=None)).actions == []
+    assert run_compensation("target-redis", {}, with_changes(cfg, target__redis_secret_arn=None)).actions == []
 

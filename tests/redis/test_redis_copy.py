@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from redis_helpers import assert_same, assert_ttls_close, seed_every_type
+from helpers import assert_same, assert_ttls_close, seed_every_type
 
 from heroku2aws.redis import copy as copier
 from heroku2aws.redis.errors import ConfigError
@@ -152,6 +152,7 @@ def test_refused_payloads_are_copied_type_by_type(source, target, monkeypatch):
     assert tgt.xinfo_stream("p:stream:s")["last-generated-id"] == src.xinfo_stream("p:stream:s")["last-generated-id"]
 
 
+@pytest.mark.slow
 def test_large_collections_are_copied_in_chunks(source, target, monkeypatch):
     src, tgt = source.client(), target.client()
     n = 1_000_000

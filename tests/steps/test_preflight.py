@@ -7,7 +7,7 @@ import json
 
 import boto3
 import pytest
-from fn_helpers import EXECUTION_ID, load_handler, with_changes
+from helpers import EXECUTION_ID, load_handler, with_changes
 
 from heroku2aws.contracts.errors import PreflightFailed
 from heroku2aws.contracts.input import ExecutionInput

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fn_helpers import EXECUTION_ID, load_handler, with_changes
+from helpers import EXECUTION_ID, load_handler, with_changes
 
 from heroku2aws.contracts.errors import InvalidInput
 from heroku2aws.steps.plan_services import DYNO_SIZES, FARGATE_MEMORY, container_command, fargate_size, parse_procfile

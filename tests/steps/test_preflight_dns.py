@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from fn_helpers import with_changes
+from helpers import with_changes
 
 from heroku2aws.contracts.input import ExecutionInput
 from heroku2aws.steps.preflight import Findings, inspect_dns

@@ -47,7 +47,7 @@ def client(heroku):
     return HerokuClient(TOKEN, base_url=heroku.url, backoff=0.01)
 
 
-def test_get_app(client, heroku):
+def test_given_an_app_when_read_then_its_name_region_and_maintenance(client, heroku):
     app = client.get_app(APP)
     assert app["name"] == APP and app["maintenance"] is False
     assert app["region"]["name"] == "us" and app["stack"]["name"] == "heroku-24"
@@ -58,7 +58,7 @@ def test_get_app(client, heroku):
     assert heroku.requests[0] == {"method": "GET", "path": f"/apps/{APP}", "status": 200}
 
 
-def test_maintenance_round_trip(client, heroku):
+def test_given_maintenance_set_when_set_back_then_the_app_is_as_before(client, heroku):
     assert client.set_maintenance(APP, True)["maintenance"] is True
     assert client.get_app(APP)["maintenance"] is True
     assert heroku.get_app_state(APP)["maintenance"] is True
@@ -68,7 +68,7 @@ def test_maintenance_round_trip(client, heroku):
                                                                     ("GET", 200)]
 
 
-def test_config_vars(client, heroku):
+def test_given_config_vars_when_updated_then_the_full_set_comes_back(client, heroku):
     assert client.get_config_vars(APP) == CONFIG
     after = client.update_config_vars(APP, {"LOG_LEVEL": "debug", "NEW_VAR": "x", "WEB_CONCURRENCY": None})
     expected = {**CONFIG, "LOG_LEVEL": "debug", "NEW_VAR": "x"}
@@ -78,7 +78,7 @@ def test_config_vars(client, heroku):
     assert client.update_config_vars(APP, {"NOT_THERE": None}) == expected   # deleting nothing is fine
 
 
-def test_formation(client):
+def test_given_a_formation_when_read_then_every_process_type_with_its_size(client):
     formation = client.get_formation(APP)
     assert sorted((f["type"], f["quantity"], f["size"], f["command"]) for f in formation) == [
         ("web", 2, "standard-1x", "python -m app.web"), ("worker", 1, "standard-2x", "python -m app.worker")]
@@ -88,7 +88,7 @@ def test_formation(client):
     assert web["type"] == "web" and web["quantity"] == 2
 
 
-def test_formation_round_trip(client, heroku):
+def test_given_a_formation_when_scaled_and_scaled_back_then_it_is_as_before(client, heroku):
     before = sorted((f["type"], f["quantity"], f["size"]) for f in client.get_formation(APP))
     updated = client.update_formation(APP, [{"type": "web", "quantity": 0}, {"type": "worker", "quantity": 0}])
     assert sorted((f["type"], f["quantity"]) for f in updated) == [("web", 0), ("worker", 0)]
@@ -101,7 +101,7 @@ def test_formation_round_trip(client, heroku):
     assert client.get_formation_type(APP, "worker")["quantity"] == 3
 
 
-def test_formation_errors(client, heroku):
+def test_given_a_bad_formation_update_when_sent_then_herokus_error_is_raised(client, heroku):
     with pytest.raises(HerokuApiError) as err:
         client.get_formation_type(APP, "clock")
     assert (err.value.status, err.value.id) == (404, "not_found")
@@ -118,7 +118,7 @@ def test_formation_errors(client, heroku):
     assert err.value.status == 422
 
 
-def test_addon_attachments(client):
+def test_given_addons_when_listed_then_the_config_var_names_they_set(client):
     attachments = client.addon_attachments(APP)
     assert sorted(a["name"] for a in attachments) == ["DATABASE", "REDIS"]
     for a in attachments:
@@ -129,7 +129,7 @@ def test_addon_attachments(client):
     assert addons["heroku-postgresql"]["config_vars"] == ["DATABASE_URL"]
 
 
-def test_bad_or_missing_token_is_401(heroku):
+def test_given_a_bad_or_missing_token_when_called_then_401(heroku):
     for token in ("wrong-token", TOKEN + "x"):
         with pytest.raises(HerokuApiError) as err:
             HerokuClient(token, base_url=heroku.url).get_app(APP)
@@ -144,7 +144,7 @@ def test_bad_or_missing_token_is_401(heroku):
     assert TOKEN not in json.dumps(heroku.requests) and "wrong-token" not in json.dumps(heroku.requests)
 
 
-def test_unknown_app_is_404(client):
+def test_given_an_unknown_app_when_read_then_404(client):
     with pytest.raises(HerokuApiError) as err:
         client.get_config_vars("no-such-app")
     assert (err.value.status, err.value.id, err.value.message) == (404, "not_found", "Couldn't find that app.")
@@ -152,7 +152,7 @@ def test_unknown_app_is_404(client):
         client.set_maintenance("no-such-app", True)
 
 
-def test_raw_wire_format(heroku):
+def test_given_a_request_when_sent_then_herokus_v3_headers_and_json(heroku):
     auth = {"Accept": "application/vnd.heroku+json; version=3", "Authorization": f"Bearer {TOKEN}"}
     status, headers, body = raw_get(f"{heroku.url}/apps/nope", auth)
     assert status == 404 and headers["Content-Type"].startswith("application/json")
@@ -165,14 +165,14 @@ def test_raw_wire_format(heroku):
     assert status == 404 and json.loads(body)["id"] == "not_found"
 
 
-def test_retries_an_injected_503(client, heroku):
+def test_given_one_503_when_called_then_it_is_retried(client, heroku):
     heroku.fail_next(f"/apps/{APP}/config-vars", times=2, status=503)
     assert client.get_config_vars(APP) == CONFIG
     statuses = [r["status"] for r in heroku.requests if r["path"] == f"/apps/{APP}/config-vars"]
     assert statuses == [503, 503, 200]
 
 
-def test_retries_429_honouring_retry_after_and_gives_up(heroku):
+def test_given_429s_when_called_then_retry_after_is_honoured_until_it_gives_up(heroku):
     client = HerokuClient(TOKEN, base_url=heroku.url, backoff=0.01, retries=2)
     heroku.fail_next(f"/apps/{APP}", times=1, status=429, headers={"Retry-After": "0.3"})
     started = time.monotonic()
@@ -187,7 +187,7 @@ def test_retries_429_honouring_retry_after_and_gives_up(heroku):
     assert [r["status"] for r in heroku.requests if r["method"] == "PATCH"] == [503, 503, 503]
 
 
-def test_no_retry_on_4xx(client, heroku):
+def test_given_a_4xx_when_called_then_it_is_not_retried(client, heroku):
     heroku.fail_next(f"/apps/{APP}", times=1, status=403, body={"id": "forbidden", "message": "nope"})
     with pytest.raises(HerokuApiError) as err:
         client.get_app(APP)
@@ -195,7 +195,7 @@ def test_no_retry_on_4xx(client, heroku):
     assert len(heroku.requests) == 1
 
 
-def test_unreachable_api_fails_cleanly():
+def test_given_an_unreachable_api_when_called_then_a_clean_error():
     client = HerokuClient(TOKEN, base_url=f"http://127.0.0.1:{free_port()}", retries=1, backoff=0.01, timeout=2)
     with pytest.raises(HerokuApiError) as err:
         client.get_app(APP)
@@ -203,7 +203,7 @@ def test_unreachable_api_fails_cleanly():
     assert TOKEN not in str(err.value)
 
 
-def test_base_url_from_environment(monkeypatch, heroku):
+def test_given_heroku_api_url_in_the_environment_when_built_then_it_is_the_base_url(monkeypatch, heroku):
     monkeypatch.setenv("HEROKU_API_URL", heroku.url + "/")
     assert HerokuClient(TOKEN).get_app(APP)["name"] == APP
     monkeypatch.delenv("HEROKU_API_URL")
@@ -213,7 +213,7 @@ def test_base_url_from_environment(monkeypatch, heroku):
         HerokuClient(TOKEN, base_url="file:///etc/passwd")
 
 
-def test_the_key_is_never_logged(client, heroku, caplog):
+def test_given_any_call_when_logged_then_the_key_is_never_there(client, heroku, caplog):
     caplog.set_level(logging.DEBUG)
     heroku.fail_next(f"/apps/{APP}", times=1, status=503)
     client.get_app(APP)
@@ -222,7 +222,7 @@ def test_the_key_is_never_logged(client, heroku, caplog):
     assert TOKEN not in caplog.text
 
 
-def test_concurrent_clients(client, heroku):
+def test_given_concurrent_clients_when_paging_then_every_answer_is_complete(client, heroku):
     errors = []
 
     def bump(i: int) -> None:
@@ -242,7 +242,7 @@ def test_concurrent_clients(client, heroku):
     assert len(heroku.requests) == 81
 
 
-def test_client_does_not_import_the_engine_or_moto():
+def test_given_the_client_when_imported_then_neither_the_engine_nor_moto_is():
     import subprocess
     import sys
 
@@ -253,7 +253,7 @@ def test_client_does_not_import_the_engine_or_moto():
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_stand_in_state_and_unsupported_changes(client, heroku):
+def test_given_the_stand_in_when_asked_an_unsupported_change_then_it_refuses(client, heroku):
     state = heroku.get_app_state(APP)
     assert state["formation"]["web"] == {"quantity": 2, "size": "standard-1x", "command": "python -m app.web"}
     assert state["config_vars"] == CONFIG and state["maintenance"] is False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from fn_helpers import EXECUTION_ID, load_handler, to_boto, with_changes
+from helpers import EXECUTION_ID, load_handler, to_boto, with_changes
 
 from heroku2aws.contracts.errors import ServicesNotReady
 from heroku2aws.steps.plan_services import plan_services

@@ -13,7 +13,7 @@ import sys
 import time
 
 import pytest
-from redis_helpers import SOURCE_PASSWORD, TARGET_PASSWORD, assert_same, seed_every_type
+from helpers import SOURCE_PASSWORD, TARGET_PASSWORD, assert_same, redis_source, redis_target, seed_every_type  # noqa: F401
 
 from heroku2aws.redis import copy as copier
 from heroku2aws.redis.resp import Conn, encode
@@ -42,7 +42,7 @@ def no_secret(*texts: str) -> None:
         assert "Traceback" not in text
 
 
-def test_cli_json_line_is_the_last_line_of_stdout(source, target, capsys):
+def test_given_json_when_copied_then_the_summary_is_the_last_line_of_stdout(source, target, capsys):
     seed_every_type(source.client())
     for i in range(200):
         source.client().set(f"k{i}", i, ex=600)
@@ -59,7 +59,7 @@ def test_cli_json_line_is_the_last_line_of_stdout(source, target, capsys):
     no_secret(out, err)
 
 
-def test_task_reads_urls_from_the_environment_and_never_prints_passwords(source, target):
+def test_given_urls_in_the_environment_when_run_then_no_password_is_printed(source, target):
     source.client().set("a", 1)
     source.client().hset("h", "f", "v")
     env = {"SOURCE_REDIS_URL": source.url(), "TARGET_REDIS_URL": target.url(), "REDIS_PROGRESS_INTERVAL": "0.05"}
@@ -98,7 +98,7 @@ def test_task_reads_urls_from_the_environment_and_never_prints_passwords(source,
     ("redis://:pw-in-bad-url@/0", "has no host"),
     ("redis://127.0.0.1:6390/zero", "the path must be a database number"),
 ])
-def test_bad_urls_are_clear_errors(url, message, capsys):
+def test_given_a_bad_url_when_run_then_a_clear_error(url, message, capsys):
     status = redis_restore.main([url, "redis://127.0.0.1:1/0", "--json"])
     out, err = capsys.readouterr()
     assert status == 2
@@ -106,19 +106,19 @@ def test_bad_urls_are_clear_errors(url, message, capsys):
     assert last_json(out)["verified"] is False
 
 
-def test_bad_option_still_ends_with_the_json_line(capsys):
+def test_given_a_bad_option_when_run_then_the_json_line_still_ends_the_output(capsys):
     assert redis_restore.main(["redis://a", "redis://b", "--verify-sample", "2", "--json"]) == 2
     out, err = capsys.readouterr()
     assert "between 0 and 1" in err and last_json(out)["verified"] is False
 
 
-def test_missing_environment_is_a_clear_error(monkeypatch, capsys):
+def test_given_no_url_anywhere_when_run_then_a_clear_error(monkeypatch, capsys):
     monkeypatch.delenv("SOURCE_REDIS_URL", raising=False)
     assert redis_restore.main([]) == 2
     assert "SOURCE_REDIS_URL is not set" in capsys.readouterr().err
 
 
-def test_urls_from_secrets_manager_arns(source, target, monkeypatch, capsys):
+def test_given_secret_arns_when_run_then_the_urls_are_read_from_secrets_manager(source, target, monkeypatch, capsys):
     import boto3
     from moto import mock_aws
 
@@ -138,7 +138,7 @@ def test_urls_from_secrets_manager_arns(source, target, monkeypatch, capsys):
     no_secret(out, err)
 
 
-def test_tls_with_self_signed_certificates():
+def test_given_self_signed_tls_when_run_then_it_needs_the_skip_verify_option():
     with RedisServer(name="tls-src", tls=True, password=SOURCE_PASSWORD).start() as src, \
             RedisServer(name="tls-tgt", tls=True, password=TARGET_PASSWORD).start() as tgt:
         seed_every_type(src.client(), ttl_ms=600_000)
@@ -163,7 +163,7 @@ def test_tls_with_self_signed_certificates():
         assert r.returncode == 0, r.stderr
 
 
-def test_verification_difference_fails_the_command_and_names_the_key(source, target, monkeypatch, capsys):
+def test_given_a_verification_difference_when_run_then_it_fails_naming_the_key(source, target, monkeypatch, capsys):
     src = source.client()
     for i in range(300):
         src.set(f"k{i}", i)
@@ -185,7 +185,7 @@ def test_verification_difference_fails_the_command_and_names_the_key(source, tar
     assert doc["verified"] is False and doc["verify_mismatches"] == [named]
 
 
-def test_progress_line_on_a_terminal(source, target):
+def test_given_a_terminal_when_run_then_a_live_progress_line(source, target):
     conn = Conn(parse_endpoint(source.url()))
     conn.send(b"".join(encode("SET", b"k%d" % i, b"v") for i in range(50_000)))
     for _ in range(50_000):

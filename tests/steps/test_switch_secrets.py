@@ -6,7 +6,7 @@ import json
 
 import boto3
 import pytest
-from fn2_helpers import APP, EXECUTION_ID, create_secret, load_handler, with_changes
+from helpers import APP, EXECUTION_ID, create_secret, load_handler, with_changes
 
 from heroku2aws.contracts.errors import SecretSwitchFailed
 from heroku2aws.steps.import_config import upsert_secret

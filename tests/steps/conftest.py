@@ -1,21 +1,10 @@
-"""Fixtures for the stage 1-3 function tests: a Lambda context, moto, the production input."""
+"""What the step tests share: one PostgreSQL cluster with TLS and two Redis (session-wide); the hosted zone and
+the frozen Heroku app of the rollback's tests (tests/helpers.py; a test module's own fixture of the same name wins)."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from fn_helpers import ROOT, FakeLambdaContext
-
-
-@pytest.fixture
-def context() -> FakeLambdaContext:
-    return FakeLambdaContext()
-
-
-@pytest.fixture
-def production_input() -> dict:
-    return json.loads((ROOT / "events" / "production.json").read_text())
+from helpers import frozen_heroku, heroku_cfg, plain_cname, zone  # noqa: F401 (fixtures: the rollback's tests)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import json
 
 import boto3
 import pytest
-from fn_helpers import EXECUTION_ID, load_handler
+from helpers import EXECUTION_ID, load_handler
 
 from heroku2aws.contracts.errors import ConfigImportFailed, HerokuApiError
 from heroku2aws_rehearsal.heroku_api import FakeHeroku

@@ -10,7 +10,7 @@ import itertools
 import json
 
 import pytest
-from fn2_helpers import APP, EXECUTION_ID, create_secret, load_handler, pg_secret_doc, with_changes
+from helpers import APP, EXECUTION_ID, create_secret, load_handler, pg_secret_doc, with_changes
 
 from heroku2aws.contracts.errors import DataMismatch
 from heroku2aws.postgres.common import DatabaseError

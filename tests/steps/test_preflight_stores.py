@@ -119,7 +119,7 @@ def test_given_a_database_whose_verification_may_not_fit_the_function_then_prefl
     assert warning is not None and "60 GiB" in warning and f"{VERIFY_FUNCTION_SECONDS} s limit" in warning
 
 
-def test_the_verify_budget_is_the_verify_functions_timeout_in_the_template():
+def test_given_the_template_when_read_then_the_verify_budget_is_the_functions_timeout():
     from heroku2aws.steps.preflight import VERIFY_FUNCTION_SECONDS
     from heroku2aws_rehearsal.deploy import load_template
 

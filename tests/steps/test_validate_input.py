@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from fn_helpers import EXECUTION_ID, load_handler, with_changes
+from helpers import EXECUTION_ID, load_handler, with_changes
 
 from heroku2aws.contracts.errors import InvalidInput
 from heroku2aws.contracts.input import ExecutionInput

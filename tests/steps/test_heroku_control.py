@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from fn2_helpers import APP, EXECUTION_ID, create_secret, load_handler, with_changes
+from helpers import APP, EXECUTION_ID, create_secret, load_handler, with_changes
 
 from heroku2aws.contracts.errors import HerokuApiError, HerokuControlFailed, InvalidInput
 from heroku2aws_rehearsal.heroku_api import FakeHeroku

@@ -77,7 +77,7 @@ def run_task(source_url: str | None, target_url: str | None, *args: str, path_pr
                           capture_output=True, text=True, timeout=120)
 
 
-def test_copy_ends_with_pg_verify_matching(pgh, source, target, app, shims):
+def test_given_a_database_when_copied_then_pg_verify_finds_it_identical(pgh, source, target, app, shims):
     db = pgh.new_db(target)
     bindir, log = shims
     r = run_task(source.url(app), target.url(db), "--jobs", "2", path_prefix=bindir)
@@ -97,7 +97,7 @@ def test_copy_ends_with_pg_verify_matching(pgh, source, target, app, shims):
     pgh.assert_no_secret(r.stdout + r.stderr + argv, source, target)
 
 
-def test_schema_only(pgh, source, target, app):
+def test_given_schema_only_when_copied_then_tables_without_rows(pgh, source, target, app):
     db = pgh.new_db(target)
     r = run_task(source.url(app), target.url(db), "--schema-only", "--jobs", "1")
     assert r.returncode == 0, r.stderr
@@ -111,7 +111,7 @@ def test_schema_only(pgh, source, target, app):
     assert not result.match and all(t.rows_target == 0 for t in result.tables)
 
 
-def test_sections_before_and_after_a_load(pgh, source, target, app):
+def test_given_sections_when_copied_around_a_load_then_indexes_come_after(pgh, source, target, app):
     """pre-data, then the rows (here: the data section, as DMS would load them), then post-data."""
     db = pgh.new_db(target)
     copy_database(source.url(app), target.url(db), jobs=2, sections=["pre-data"])
@@ -122,7 +122,7 @@ def test_sections_before_and_after_a_load(pgh, source, target, app):
     assert verify(source.url(app), target.url(db), exact_sequences=True).match
 
 
-def test_failures_are_clear_and_exit_non_zero(pgh, source, target, app):
+def test_given_a_failing_copy_when_run_then_a_clear_error_and_a_non_zero_exit(pgh, source, target, app):
     r = run_task(source.url(app), None)
     assert r.returncode == 2 and "TARGET_DATABASE_URL is not set" in r.stderr
 
@@ -139,7 +139,7 @@ def test_failures_are_clear_and_exit_non_zero(pgh, source, target, app):
     pgh.assert_no_secret(r.stdout + r.stderr, source, target)
 
 
-def test_verify_flag(pgh, source, target, app):
+def test_given_the_verify_flag_when_copied_then_a_difference_fails_the_task(pgh, source, target, app):
     db = pgh.new_db(target)
     r = run_task(source.url(app), target.url(db), "--verify")
     assert r.returncode == 0, r.stderr

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
-from fn2_helpers import EXECUTION_ID, load_handler, with_changes
+from helpers import EXECUTION_ID, load_handler, with_changes
 
 from heroku2aws.contracts.errors import HealthGateFailed, InvalidInput
 from heroku2aws.contracts.input import ExecutionInput
