@@ -587,6 +587,7 @@ _IAM: dict[tuple[str, str], list[tuple[str, tuple[str, ...]]]] = {
     ("sns", "Publish"): [("sns:Publish", ("sns:topic",))],
     ("lambda", "Invoke"): [("lambda:InvokeFunction", ("lambda:function",))],
     ("stepfunctions", "StartExecution"): [("states:StartExecution", ("states:stateMachine",))],
+    ("stepfunctions", "ListExecutions"): [("states:ListExecutions", ("states:stateMachine",))],
     ("events", "PutRule"): [("events:PutRule", ("events:rule",))],
     ("events", "PutTargets"): [("events:PutTargets", ("events:rule",))],
     ("events", "DescribeRule"): [("events:DescribeRule", ("events:rule",))],
