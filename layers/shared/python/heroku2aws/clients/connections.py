@@ -20,10 +20,11 @@ import os
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+from ..redaction import percent_decoded, split_userinfo
 from .secret_values import get_secret_string, is_secret_arn, parse_document, secret_document
 
-__all__ = ["SOURCE_SSLMODE", "TARGET_SSLMODE", "SecretFormatError", "heroku_api_key", "postgres_url",
-           "postgres_url_from_doc", "redis_client", "redis_url", "resolve", "resolve_env"]
+__all__ = ["SOURCE_SSLMODE", "TARGET_SSLMODE", "SecretFormatError", "heroku_api_key", "normalise_url",
+           "postgres_url", "postgres_url_from_doc", "redis_client", "redis_url", "resolve", "resolve_env"]
 
 #: Source (Heroku Postgres) only accepts TLS; the target (RDS) takes TLS when offered.
 SOURCE_SSLMODE = "require"
@@ -34,6 +35,31 @@ _FIELDS = ("host", "username", "password", "dbname")
 
 class SecretFormatError(ValueError):
     """A secret's content is not in the expected format (the message names fields, never values)."""
+
+
+_NORMALISED_SCHEMES = ("postgres://", "postgresql://", "redis://", "rediss://")
+
+
+def normalise_url(url: str) -> str:
+    """``url`` with its user name and password percent-encoded, as RFC 3986 section 3.2.1 and libpq require.
+
+    A password pasted raw may hold ``#``, ``?``, ``/``, ``@`` or ``%``: left so, libpq and ``urlsplit`` cut the
+    URL in the middle of the password (connecting elsewhere, and echoing the rest of the password in their
+    errors). Already-encoded userinfo is left as it means (decoded, then encoded again); a ``%`` not followed
+    by two hex digits is taken literally. Only postgres:// and redis:// URLs are touched.
+    libpq: https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING-URIS
+    ("percent-encoding may be used to include symbols with special meaning in any of the URI parts").
+    """
+    if not url.lower().startswith(_NORMALISED_SCHEMES):
+        return url
+    parts = split_userinfo(url)
+    if parts is None:
+        return url
+    scheme, user, password, rest = parts
+    userinfo = quote(percent_decoded(user), safe="")
+    if password is not None:
+        userinfo += ":" + quote(percent_decoded(password), safe="")
+    return f"{scheme}{userinfo}@{rest}"
 
 
 def postgres_url_from_doc(doc: dict[str, Any], *, default_sslmode: str | None = SOURCE_SSLMODE,
@@ -51,9 +77,9 @@ def postgres_url_from_doc(doc: dict[str, Any], *, default_sslmode: str | None = 
         user = quote(str(doc["username"]), safe="")
         password = quote(str(doc["password"]), safe="")
         base = f"postgresql://{user}:{password}@{host}:{port}/{quote(str(doc['dbname']), safe='')}"
-        query: dict[str, str] = dict(parse_qsl(urlsplit(str(doc["url"])).query)) if doc.get("url") else {}
+        query: dict[str, str] = dict(parse_qsl(urlsplit(normalise_url(str(doc["url"]))).query)) if doc.get("url") else {}
     elif doc.get("url"):
-        parts = urlsplit(str(doc["url"]))
+        parts = urlsplit(normalise_url(str(doc["url"])))
         if parts.scheme not in ("postgres", "postgresql"):
             raise SecretFormatError(f"{where}: field url is not a postgres:// URL")
         query = dict(parse_qsl(parts.query))
@@ -108,18 +134,18 @@ def resolve(value: str, key: str | None = None, client: Any = None) -> str:
     Postgres connection secret's fields when it has none); a secret holding a plain string yields that string.
     """
     if not is_secret_arn(value):
-        return value
+        return normalise_url(value)
     raw = get_secret_string(value, client)
     doc = parse_document(raw)
     if doc is None:
-        return raw
+        return normalise_url(raw.strip()) if raw.strip().lower().startswith(_NORMALISED_SCHEMES) else raw
     field = key or "url"
     if field not in doc and key is None and {"host", "username", "password"} <= doc.keys():
         return postgres_url_from_doc({**doc, "dbname": doc.get("dbname") or "postgres"}, default_sslmode=None,
                                      where=f"secret {value}")
     if field not in doc:
         raise KeyError(f"secret {value} has no field {field!r} (fields: {sorted(doc)})")
-    return str(doc[field])
+    return normalise_url(str(doc[field]))
 
 
 def resolve_env(name: str, key: str | None = None) -> str:

@@ -65,9 +65,9 @@ def conninfo_without_password(url: str) -> tuple[str, str | None]:
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     try:
-        params = conninfo_to_dict(url)
-    except Exception as exc:
-        raise TaskError(f"not a valid PostgreSQL URL ({redact(url)}): {scrub(str(exc), url)}", 2) from None
+        params = conninfo_to_dict(connections.normalise_url(url))
+    except Exception:  # libpq's message echoes the part of the URL it choked on: a password's tail, perhaps
+        raise TaskError(f"not a valid PostgreSQL URL ({redact(url)})", 2) from None
     password = params.pop("password", None)
     params.setdefault("connect_timeout", "15")
     return make_conninfo("", **{k: str(v) for k, v in params.items() if v is not None}), (
@@ -162,6 +162,7 @@ def copy_database(
 ) -> dict:
     """Dump ``source_url`` and restore it into ``target_url``; returns a summary (no secrets)."""
     pg_dump, pg_restore = _tool("pg_dump"), _tool("pg_restore")
+    source_url, target_url = connections.normalise_url(source_url), connections.normalise_url(target_url)
     urls = (source_url, target_url)
     src_conninfo, src_pw = conninfo_without_password(source_url)
     tgt_conninfo, tgt_pw = conninfo_without_password(target_url)
