@@ -6,7 +6,14 @@ import pytest
 from helpers import EXECUTION_ID, load_handler, with_changes
 
 from heroku2aws.contracts.errors import InvalidInput
-from heroku2aws.steps.plan_services import DYNO_SIZES, FARGATE_MEMORY, container_command, fargate_size, parse_procfile
+from heroku2aws.steps.plan_services import (
+    DYNO_SIZES,
+    FARGATE_MEMORY,
+    PROCESS_WRAPPER,
+    container_command,
+    fargate_size,
+    parse_procfile,
+)
 
 handler = load_handler("plan_services")
 
@@ -40,7 +47,8 @@ def test_given_a_procfile_with_web_worker_and_release_when_planned_then_two_serv
     assert (worker["task_definition"]["Cpu"], worker["task_definition"]["Memory"]) == ("1024", "3072")
     release = out["release"]
     assert release["Family"] == "acme-storefront-release"
-    assert release["ContainerDefinitions"][0]["Command"] == ["bundle", "exec", "rails", "db:migrate"]
+    assert release["ContainerDefinitions"][0]["Command"] == container_command("bundle exec rails db:migrate", "release")
+    assert release["ContainerDefinitions"][0]["StopTimeout"] == 30
     assert (release["Cpu"], release["Memory"]) == ("512", "1024")  # the web size
     assert out["release_run"]["Cluster"] == production_input["ecs"]["cluster_arn"]
     assert "TaskDefinition" not in out["release_run"]
@@ -110,7 +118,7 @@ def test_given_no_procfile_when_planned_then_the_formation_commands_are_used_and
     assert out["release"] is None and out["release_run"] is None
     assert [s["type"] for s in out["services"]] == ["web", "worker"]
     worker = out["services"][1]["task_definition"]
-    assert worker["ContainerDefinitions"][0]["Command"] == ["bundle", "exec", "sidekiq"]
+    assert worker["ContainerDefinitions"][0]["Command"][-2:] == ["worker", "bundle exec sidekiq"]
     assert "TaskRoleArn" not in worker
     assert out["services"][0]["service"]["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] == "ENABLED"
     assert any("no Procfile" in w for w in out["warnings"])
@@ -159,15 +167,10 @@ def test_given_a_bad_procfile_in_the_input_when_planned_then_invalid_input(produ
         invoke(with_changes(production_input, ecs__procfile="web: a\nweb: b\n"), context)
 
 
-@pytest.mark.parametrize(("command", "argv"), [
-    ("bundle exec puma -C config/puma.rb", ["bundle", "exec", "puma", "-C", "config/puma.rb"]),
-    ("gunicorn app:app --bind 0.0.0.0:$PORT", ["/bin/sh", "-c", "gunicorn app:app --bind 0.0.0.0:$PORT"]),
-    ("bin/setup && bin/run", ["/bin/sh", "-c", "bin/setup && bin/run"]),
-    ("WEB_CONCURRENCY=2 node server.js", ["/bin/sh", "-c", "WEB_CONCURRENCY=2 node server.js"]),
-    ("python -c 'print(1)'", ["/bin/sh", "-c", "python -c 'print(1)'"]),
-])
-def test_given_a_command_when_converted_then_shell_only_when_needed(command, argv):
-    assert container_command(command) == argv
+def test_given_any_command_when_converted_then_the_wrapper_runs_it_under_bash_verbatim():
+    # Behaviour (signals, .profile.d, bash syntax) is proven in test_plan_services_commands.py.
+    command = "gunicorn app:app --bind 0.0.0.0:$PORT"
+    assert container_command(command, "web") == ["/bin/bash", "-c", PROCESS_WRAPPER, "web", command]
 
 
 def test_given_every_dyno_size_in_the_table_when_checked_then_it_is_a_valid_fargate_size():

@@ -21,6 +21,7 @@ RegisterTaskDefinition arguments::
     {"Family": "<app>-<type>", "RequiresCompatibilities": ["FARGATE"], "NetworkMode": "awsvpc",
      "Cpu": "256", "Memory": "512", "ExecutionRoleArn": "...", "TaskRoleArn": "..." (when given),
      "ContainerDefinitions": [{"Name": "<type>", "Image": "...", "Command": [...], "Essential": true,
+                               "StopTimeout": 30,
                                "Environment": [{"Name": "PORT", "Value": "5000"}] (web only, else []),
                                "Secrets": [{"Name": KEY, "ValueFrom": "<secret_arn>:KEY::"}, ...],
                                "PortMappings": [{"ContainerPort": 5000, "Protocol": "tcp"}] (web only),
@@ -50,8 +51,15 @@ Rules:
   else web's, else ``standard-1x``.
 - Every key of the config secret (``config.imported``: the Heroku vars plus DATABASE_URL / REDIS_URL) is
   a container ``Secrets`` entry — never a plain environment value.
-- Commands run as Heroku runs them: a command with shell syntax (``$PORT``, ``&&``, pipes, globs, …) as
-  ``["/bin/sh", "-c", command]``; a plain one split into argv (no shell in between, signals reach it).
+- Commands run as Heroku runs them, whatever the image (:func:`container_command`): the container runs
+  ``/bin/bash -c`` :data:`PROCESS_WRAPPER`, which starts the Procfile command as ``bash --login -c
+  "<command>"`` after sourcing ``.profile.d/*.sh`` and ``.profile`` from the app directory, in the background
+  in its own process group, and forwards SIGTERM (and INT, HUP) to that whole group; ``StopTimeout`` is
+  Heroku's 30-second grace before the SIGKILL. Sources: Dev Center "Dyno Startup Behavior"
+  (https://devcenter.heroku.com/articles/dyno-startup-behavior: a bash shell runs ``$HOME/.profile`` before the
+  command), ".profile.d Scripts" (https://devcenter.heroku.com/articles/profiled: sourced after the config
+  vars, bash, ``*.sh``), "Dynos and the Dyno Manager" (https://devcenter.heroku.com/articles/dynos#shutdown:
+  SIGTERM to all processes of the dyno, SIGKILL 30 seconds later).
 - Everything is tagged as :func:`heroku2aws.contracts.names.tags` says: ``heroku2aws:app=<app>`` (what
   rollback looks for), ``app``, ``heroku2aws:managed`` and ``heroku2aws:execution``; families and services are
   named :func:`heroku2aws.contracts.names.ecs_name` (``<app>-<type>``).
@@ -73,7 +81,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import shlex
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -89,16 +96,69 @@ log = get_logger("plan_services")
 __all__ = [
     "DYNO_SIZES",
     "MAX_PROCESS_TYPES",
+    "PROCESS_WRAPPER",
+    "STOP_TIMEOUT_SECONDS",
     "ProcessType",
     "container_command",
     "dyno_to_fargate",
     "fargate_size",
+    "login_script",
     "parse_procfile",
     "plan_services",
     "process_types",
 ]
 
-SHELL = ["/bin/sh", "-c"]
+BASH = "/bin/bash"
+#: Heroku's grace between SIGTERM and SIGKILL (Dev Center "Dynos and the Dyno Manager", Shutdown); ECS waits a
+#: container's ``stopTimeout`` (Fargate: at most 120 s) before its SIGKILL.
+STOP_TIMEOUT_SECONDS = 30
+
+#: What the ECS container runs (``/bin/bash -c PROCESS_WRAPPER <type> <command>``, PID 1 of the task). ECS stops
+#: a task with SIGTERM to PID 1 only; a shell that merely runs the command (``sh -c``: dash stays PID 1 and
+#: passes nothing on) or ``initProcessEnabled`` (docker's init, tini without ``-g``, signals its direct child
+#: only: a ``bash -c`` child dies and the processes it started are orphaned, unsignalled, until the SIGKILL)
+#: would not reach every process of the command, which Heroku's SIGTERM does. So the wrapper runs the command
+#: in the background with job control on (its own process group), forwards TERM/INT/HUP to the whole group,
+#: waits for it and exits with its status (the release task's status included).
+#:
+#: The command itself runs as ``bash --login -c "<prelude>\n<command>"`` (Heroku: ``bash --login -c``): the
+#: prelude puts the image's PATH first again (a distribution's /etc/profile may reset PATH), sets HOME to the
+#: app directory when there is a slug, sources ``./.profile.d/*.sh`` then ``./.profile`` in that same shell
+#: (variables they set without ``export`` are seen by the command, as on Heroku), then the command follows
+#: verbatim (``exec``, ``[[ ]]``, ``&>``, ``wait -n``, ``${VAR:-x}`` are bash's).
+#: The app directory is ``$HEROKU2AWS_APP_DIR`` (default ``/app``, where Heroku buildpacks put the slug) when it
+#: holds ``.profile.d`` or ``.profile``; otherwise the image's WORKDIR.
+PROCESS_WRAPPER = r"""# heroku2aws: run one Procfile command as Heroku runs a dyno's ($1 is the command).
+app="${HEROKU2AWS_APP_DIR:-/app}"
+if [ -d "$app/.profile.d" ] || [ -f "$app/.profile" ]; then
+  cd "$app" || exit 1
+  export HEROKU2AWS_HOME="$PWD"
+fi
+export HEROKU2AWS_IMAGE_PATH="$PATH"
+prelude='if [ -n "${HEROKU2AWS_IMAGE_PATH:-}" ]; then PATH="$HEROKU2AWS_IMAGE_PATH:$PATH"; fi
+if [ ./.profile -ef ~/.profile ]; then __h2a_profile=done; else __h2a_profile=; fi
+if [ -n "${HEROKU2AWS_HOME:-}" ]; then HOME="$HEROKU2AWS_HOME"; export HOME; fi
+unset HEROKU2AWS_IMAGE_PATH HEROKU2AWS_HOME
+for __h2a_f in ./.profile.d/*.sh; do if [ -r "$__h2a_f" ]; then . "$__h2a_f"; fi; done
+if [ -z "$__h2a_profile" ] && [ -r ./.profile ]; then . ./.profile; fi
+unset __h2a_f __h2a_profile'
+child= pending=
+forward() { if [ -n "$child" ]; then kill -"$1" -- "-$child" 2>/dev/null; else pending="$1"; fi; }
+trap 'forward TERM' TERM
+trap 'forward INT' INT
+trap 'forward HUP' HUP
+set -m
+/bin/bash --login -c "$prelude"$'\n'"$1" "$0" &
+child=$!
+set +m
+if [ -n "$pending" ]; then forward "$pending"; fi
+while :; do
+  wait "$child"
+  status=$?
+  if ! kill -0 "$child" 2>/dev/null; then break; fi
+done
+exit "$status"
+"""
 WEB = "web"
 RELEASE = "release"
 HEALTH_CHECK_GRACE_SECONDS = 60
@@ -152,7 +212,6 @@ _FIR_SIZE = re.compile(r"^dyno-(\d+(?:\.\d+)?)c-(\d+(?:\.\d+)?)gb$")
 _PROCESS_NAME = re.compile(r"^[A-Za-z0-9_-]{1,60}$")
 #: Heroku's own Procfile line format (``name: command``).
 _PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")
-_SHELL_SYNTAX = re.compile(r"[$`|&;<>()*?\[\]{}~!#\\\n]|(^|\s)\w+=")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -283,15 +342,15 @@ def process_types(procfile: str | None, formation: list[dict[str, Any]]) -> tupl
     return out, warnings
 
 
-def container_command(command: str) -> list[str]:
-    """A Procfile command as a container Command: exec form when plain, ``/bin/sh -c`` when shell syntax."""
-    if _SHELL_SYNTAX.search(command):
-        return [*SHELL, command]
-    try:
-        argv = shlex.split(command)
-    except ValueError:
-        return [*SHELL, command]
-    return argv or [*SHELL, command]
+def container_command(command: str, process_type: str = "process") -> list[str]:
+    """A Procfile command as the container's Command: the wrapper under bash (see :data:`PROCESS_WRAPPER`)."""
+    return [BASH, "-c", PROCESS_WRAPPER, process_type, command]
+
+
+def login_script(command: str) -> str:
+    """The script the wrapper gives ``bash --login -c`` for ``command`` (for checks such as ``bash -n``)."""
+    prelude = PROCESS_WRAPPER.split("prelude='", 1)[1].split("'\n", 1)[0]
+    return f"{prelude}\n{command}"
 
 
 # ------------------------------------------------------------------------------ requests
@@ -323,8 +382,9 @@ def _task_definition(cfg: ExecutionInput, proc: ProcessType, secrets: list[dict[
     container: dict[str, Any] = {
         "Name": proc.type,
         "Image": cfg.ecs.image,
-        "Command": container_command(proc.command),
+        "Command": container_command(proc.command, proc.type),
         "Essential": True,
+        "StopTimeout": STOP_TIMEOUT_SECONDS,
         "Environment": [{"Name": "PORT", "Value": str(cfg.ecs.port)}] if proc.type == WEB else [],
         "Secrets": secrets,
         "LogConfiguration": _log_configuration(app, proc.type),
