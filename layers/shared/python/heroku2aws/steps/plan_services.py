@@ -52,8 +52,8 @@ Rules:
 - Every key of the config secret (``config.imported``: the Heroku vars plus DATABASE_URL / REDIS_URL) is
   a container ``Secrets`` entry — never a plain environment value.
 - Commands run as Heroku runs them, whatever the image (:func:`container_command`): the container runs
-  ``/bin/bash -c`` :data:`PROCESS_WRAPPER`, which starts the Procfile command as ``bash --login -c
-  "<command>"`` after sourcing ``.profile.d/*.sh`` and ``.profile`` from the app directory, in the background
+  ``/bin/bash -c`` :data:`PROCESS_WRAPPER`, which starts the Procfile command under bash after the login
+  sequence of a dyno (``/etc/profile``, ``.profile.d/*.sh``, ``.profile`` from the app directory), in the background
   in its own process group, and forwards SIGTERM (and INT, HUP) to that whole group; ``StopTimeout`` is
   Heroku's 30-second grace before the SIGKILL. Sources: Dev Center "Dyno Startup Behavior"
   (https://devcenter.heroku.com/articles/dyno-startup-behavior: a bash shell runs ``$HOME/.profile`` before the
@@ -121,10 +121,12 @@ STOP_TIMEOUT_SECONDS = 30
 #: in the background with job control on (its own process group), forwards TERM/INT/HUP to the whole group,
 #: waits for it and exits with its status (the release task's status included).
 #:
-#: The command itself runs as ``bash --login -c "<prelude>\n<command>"`` (Heroku: ``bash --login -c``): the
-#: prelude puts the image's PATH first again (a distribution's /etc/profile may reset PATH), sets HOME to the
-#: app directory when there is a slug, sources ``./.profile.d/*.sh`` then ``./.profile`` in that same shell
-#: (variables they set without ``export`` are seen by the command, as on Heroku), then the command follows
+#: The command itself runs in a bash of its own, ``bash -c "<prelude>\n<command>"``, the prelude being the login
+#: sequence Heroku's runtime performs, made explicit so that its order holds whatever HOME the image has
+#: (``bash --login`` would source the image user's ``~/.profile`` *before* ``.profile.d``): ``/etc/profile``;
+#: the image's PATH first again (a distribution's /etc/profile may reset PATH); HOME set to the app directory
+#: when there is a slug (Heroku's HOME is /app); ``./.profile.d/*.sh``; ``./.profile`` — all in the shell that
+#: runs the command, so variables they set without ``export`` are seen by it, as on Heroku. The command follows
 #: verbatim (``exec``, ``[[ ]]``, ``&>``, ``wait -n``, ``${VAR:-x}`` are bash's).
 #: The app directory is ``$HEROKU2AWS_APP_DIR`` (default ``/app``, where Heroku buildpacks put the slug) when it
 #: holds ``.profile.d`` or ``.profile``; otherwise the image's WORKDIR.
@@ -135,20 +137,20 @@ if [ -d "$app/.profile.d" ] || [ -f "$app/.profile" ]; then
   export HEROKU2AWS_HOME="$PWD"
 fi
 export HEROKU2AWS_IMAGE_PATH="$PATH"
-prelude='if [ -n "${HEROKU2AWS_IMAGE_PATH:-}" ]; then PATH="$HEROKU2AWS_IMAGE_PATH:$PATH"; fi
-if [ ./.profile -ef ~/.profile ]; then __h2a_profile=done; else __h2a_profile=; fi
+prelude='if [ -r /etc/profile ]; then . /etc/profile; fi
+if [ -n "${HEROKU2AWS_IMAGE_PATH:-}" ]; then PATH="$HEROKU2AWS_IMAGE_PATH:$PATH"; fi
 if [ -n "${HEROKU2AWS_HOME:-}" ]; then HOME="$HEROKU2AWS_HOME"; export HOME; fi
 unset HEROKU2AWS_IMAGE_PATH HEROKU2AWS_HOME
 for __h2a_f in ./.profile.d/*.sh; do if [ -r "$__h2a_f" ]; then . "$__h2a_f"; fi; done
-if [ -z "$__h2a_profile" ] && [ -r ./.profile ]; then . ./.profile; fi
-unset __h2a_f __h2a_profile'
+unset __h2a_f
+if [ -r ./.profile ]; then . ./.profile; fi'
 child= pending=
 forward() { if [ -n "$child" ]; then kill -"$1" -- "-$child" 2>/dev/null; else pending="$1"; fi; }
 trap 'forward TERM' TERM
 trap 'forward INT' INT
 trap 'forward HUP' HUP
 set -m
-/bin/bash --login -c "$prelude"$'\n'"$1" "$0" &
+/bin/bash -c "$prelude"$'\n'"$1" "$0" &
 child=$!
 set +m
 if [ -n "$pending" ]; then forward "$pending"; fi
@@ -348,7 +350,7 @@ def container_command(command: str, process_type: str = "process") -> list[str]:
 
 
 def login_script(command: str) -> str:
-    """The script the wrapper gives ``bash --login -c`` for ``command`` (for checks such as ``bash -n``)."""
+    """The script the wrapper gives ``bash -c`` for ``command`` (for checks such as ``bash -n``)."""
     prelude = PROCESS_WRAPPER.split("prelude='", 1)[1].split("'\n", 1)[0]
     return f"{prelude}\n{command}"
 
