@@ -51,6 +51,38 @@ log = get_logger("tasks.pg_dump_restore")
 
 SECTIONS = ("pre-data", "data", "post-data")
 
+#: Schemas Heroku manages in every Heroku Postgres database (not the app's): never dumped. ``heroku_ext``
+#: is not among them: the app's extensions live there and its search_path names it.
+HEROKU_SCHEMAS = ("_heroku",)
+
+# Objects that are not in a schema, so ``--exclude-schema`` does not leave them out, yet belong to Heroku:
+# event triggers whose function is in a Heroku schema (restoring them fails with 'schema "_heroku" does not
+# exist'; they are not the app's, and on RDS only rds_superuser may create event triggers at all), and
+# extensions installed into a Heroku schema. Matched in ``pg_restore -l``'s list by catalog and OID; the
+# list, filtered, goes back to pg_restore with ``-L`` (PostgreSQL docs, pg_restore: "-L list-file ... Restore
+# only those archive elements that are listed in list-file"). Neon skips event triggers the same way
+# (neondatabase/neon#11794).
+_HEROKU_MANAGED = """
+SELECT 'pg_catalog.pg_event_trigger'::pg_catalog.regclass::int8, e.oid::int8, 'EVENT TRIGGER', e.evtname::text
+  FROM pg_catalog.pg_event_trigger e
+  JOIN pg_catalog.pg_proc p ON p.oid = e.evtfoid
+  JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = ANY(%(schemas)s)
+UNION ALL
+SELECT 'pg_catalog.pg_extension'::pg_catalog.regclass::int8, x.oid::int8, 'EXTENSION', x.extname::text
+  FROM pg_catalog.pg_extension x
+  JOIN pg_catalog.pg_namespace n ON n.oid = x.extnamespace
+ WHERE n.nspname = ANY(%(schemas)s)
+"""
+
+#: ``ALTER DATABASE <db> SET name = value`` of the source (not per role): pg_dump writes them only with
+#: ``--create``, for a database of the source's name; the copy applies them to the target's database itself.
+DATABASE_SETTINGS = """
+SELECT unnest(s.setconfig) FROM pg_catalog.pg_db_role_setting s
+  JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase
+ WHERE d.datname = pg_catalog.current_database() AND s.setrole = 0
+"""
+
 
 class TaskError(RuntimeError):
     """A failure with a printable, password-free message and an exit status."""
@@ -96,6 +128,72 @@ def _server_major(url: str, label: str) -> int:
         raise TaskError(str(exc), 2) from None
 
 
+def _source_facts(url: str) -> tuple[int, list[tuple[int, int, str, str]], list[str]]:
+    """(server major version, Heroku-managed objects to leave out, database-level settings ``name=value``)."""
+    try:
+        with connect(url, label="source", application_name="heroku2aws-pg-dump-restore", autocommit=True) as conn:
+            managed = [(int(a), int(b), str(c), str(d))
+                       for a, b, c, d in conn.execute(_HEROKU_MANAGED, {"schemas": list(HEROKU_SCHEMAS)})]
+            settings = [str(r[0]) for r in conn.execute(DATABASE_SETTINGS)]
+            return conn.info.server_version // 10000, managed, settings
+    except DatabaseError as exc:
+        raise TaskError(str(exc), 2) from None
+    except Exception as exc:  # psycopg.Error: no password in a server's message, but scrub all the same
+        raise TaskError(f"cannot read the source's catalog: {scrub(str(exc), url)}", 2) from None
+
+
+def filter_restore_list(listing: str, managed: list[tuple[int, int, str, str]]) -> tuple[str, list[str]]:
+    """``pg_restore -l`` output without the entries of ``managed`` objects (and their comments); (list, left out)."""
+    keys = {(classid, oid) for classid, oid, _desc, _name in managed}
+    comments = {f"{desc} {name}" for _classid, _oid, desc, name in managed}
+    kept, dropped = [], []
+    for line in listing.splitlines():
+        m = re.match(r"^\s*(\d+); (\d+) (\d+) (.*)$", line)
+        if m:
+            entry = m.group(4)
+            target = entry[len("COMMENT - "):] if entry.startswith("COMMENT - ") else None
+            if (int(m.group(2)), int(m.group(3))) in keys or (
+                    target is not None and any(target == c or target.startswith(c + " ") for c in comments)):
+                dropped.append(entry.strip())
+                continue
+        kept.append(line)
+    return "\n".join(kept) + "\n", dropped
+
+
+def apply_database_settings(target_url: str, settings: list[str]) -> list[str]:
+    """``ALTER DATABASE <the target's database> SET`` each ``name=value``; returns those the target refused.
+
+    Heroku's docs recommend database-level settings (``statement_timeout``, ``timezone``, ``search_path``);
+    they change what the app's queries mean (``now()::timestamp``), so the copy carries them: PostgreSQL docs,
+    ALTER DATABASE: "the session default for a run-time configuration variable".
+    """
+    from psycopg import sql
+
+    refused = []
+    with connect(target_url, label="target", application_name="heroku2aws-pg-dump-restore", autocommit=True,
+                 pin_settings=False) as conn:
+        db = conn.execute("SELECT pg_catalog.current_database()").fetchone()[0]  # type: ignore[index]
+        for item in settings:
+            name, _, value = item.partition("=")
+            try:
+                # set_config-style quoting: the value as one literal, as pg_dump writes it for a single value.
+                conn.execute(sql.SQL("ALTER DATABASE {} SET {} = {}").format(
+                    sql.Identifier(db), sql.Identifier(name), _setting_value(name, value)))
+            except Exception as exc:
+                refused.append(f"{name}: {str(exc).strip().splitlines()[0]}")
+    return refused
+
+
+def _setting_value(name: str, value: str):
+    """A setting's value as SQL: list-valued settings (search_path & co.) keep their elements apart."""
+    from psycopg import sql
+
+    if name.lower() in ("search_path", "temp_tablespaces", "session_preload_libraries", "local_preload_libraries"):
+        parts = [p.strip() for p in value.split(",")]
+        return sql.SQL(", ").join(sql.Literal(p.strip('"')) for p in parts)
+    return sql.Literal(value)
+
+
 def _child_env(password: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("PGPASSWORD", "PGPASSFILE", "SOURCE_DATABASE_URL", "TARGET_DATABASE_URL")}
@@ -109,6 +207,7 @@ def _child_env(password: str | None) -> dict[str, str]:
 
 _DUMP_DONE = re.compile(r"(?:finished item \d+ TABLE DATA (?P<a>.+)|dumping contents of table \"?(?P<b>[^\"]+)\"?)$")
 _RESTORE_DONE = re.compile(r"finished item \d+ TABLE DATA (?P<a>.+)$|processing data for table \"?(?P<b>[^\"]+)\"?$")
+_TOC_ENTRY = re.compile(r"from TOC entry \d+; \d+ \d+ (.+?)\s*$")
 _ERROR = re.compile(r"\b(error|fatal|FATAL|ERROR)\b")
 
 
@@ -134,14 +233,16 @@ def _run_tool(argv: list[str], env: dict[str, str], urls: tuple[str, ...], what:
         if not line:
             continue
         tail.append(line)
-        if _ERROR.search(line) and "errors ignored" not in line:
-            errors.append(line)
+        if (_ERROR.search(line) and "errors ignored" not in line) or "from TOC entry" in line:
+            errors.append(line)  # "from TOC entry 215; 1259 16390 TABLE public customers": the object that failed
         on_line(line)
     status = proc.wait()
     t.join(timeout=5)
     if status != 0:
         detail = "\n".join(errors[-10:] or list(tail)[-10:])
-        raise TaskError(f"{what} failed (exit status {status}):\n{detail}", 1)
+        failed_on = [m.group(1) for m in map(_TOC_ENTRY.search, errors) if m]
+        where = f" on {failed_on[0]}" if failed_on else ""
+        raise TaskError(f"{what} failed{where} (exit status {status}):\n{detail}", 1)
 
 
 def _count_table_data(pg_restore: str, dump_dir: str) -> int:
@@ -172,7 +273,7 @@ def copy_database(
         if progress:
             progress(msg)
 
-    source_major = _server_major(source_url, "source")
+    source_major, managed, db_settings = _source_facts(source_url)
     _server_major(target_url, "target")
     dump_major = _tool_major(pg_dump)
     if dump_major and dump_major < source_major:
@@ -202,13 +303,23 @@ def copy_database(
                 say(f"dumped table {m.group('a') or m.group('b')} ({dumped})", phase="dump", tables_done=dumped)
 
         _run_tool([pg_dump, "--format=directory", f"--jobs={jobs}", f"--file={dump_dir}", "--verbose",
-                   "--no-password", "--exclude-schema=_heroku", *selection, f"--dbname={src_conninfo}"],
+                   "--no-password", *[f"--exclude-schema={x}" for x in HEROKU_SCHEMAS], *selection, f"--dbname={src_conninfo}"],
                   _child_env(src_pw), urls, "pg_dump", on_dump)
         dump_s = time.monotonic() - t0
         total = _count_table_data(pg_restore, dump_dir)
         size = sum(os.path.getsize(os.path.join(dump_dir, f)) for f in os.listdir(dump_dir))
         say(f"dump done: {total} tables of data, {size / 1e6:.1f} MB in {dump_s:.1f}s", phase="dump",
             tables=total, bytes=size, seconds=round(dump_s, 2))
+
+        listing = subprocess.run([pg_restore, "-l", dump_dir], capture_output=True, text=True, check=False).stdout
+        kept, left_out = filter_restore_list(listing, managed)
+        list_file = os.path.join(parent, "restore.list")
+        with open(list_file, "w") as fh:
+            fh.write(kept)
+        if left_out:
+            say(f"left out {len(left_out)} Heroku-managed object(s): {', '.join(left_out)}", phase="restore",
+                left_out=left_out)
+        summary["left_out"] = left_out
 
         restored = 0
 
@@ -221,10 +332,25 @@ def copy_database(
                     tables_done=restored, tables_total=total)
 
         t1 = time.monotonic()
-        _run_tool([pg_restore, f"--jobs={jobs}", "--no-owner", "--no-acl", "--exit-on-error", "--verbose",
-                   "--no-password", f"--dbname={tgt_conninfo}", dump_dir],
-                  _child_env(tgt_pw), urls, "pg_restore", on_restore)
+        step = "pg_restore" + (f" ({', '.join(sections)})" if sections else " (schema only)" if schema_only else "")
+        try:
+            _run_tool([pg_restore, f"--jobs={jobs}", "--no-owner", "--no-acl", "--exit-on-error", "--verbose",
+                       "--no-password", f"--use-list={list_file}", f"--dbname={tgt_conninfo}", dump_dir],
+                      _child_env(tgt_pw), urls, step, on_restore)
+        except TaskError as exc:
+            done = f" ({restored}/{total} tables of data)" if total else ""
+            raise TaskError(f"{exc}\nThe target is left partly restored{done}: the "
+                            "workflow's rollback empties it; empty it before running this copy again.",
+                            exc.status) from None
         restore_s = time.monotonic() - t1
+        if not sections or "pre-data" in sections:  # the schema step of the DMS strategies, or the whole copy
+            refused = apply_database_settings(target_url, db_settings)
+            summary.update(database_settings=[x.partition("=")[0] for x in db_settings], settings_refused=refused)
+            if refused:
+                raise TaskError("the target refused database settings of the source: " + "; ".join(refused), 1)
+            if db_settings:
+                say(f"database settings copied: {', '.join(x.partition('=')[0] for x in db_settings)}",
+                    phase="restore")
         summary.update(tables=total, dump_bytes=size, dump_seconds=round(dump_s, 2),
                        restore_seconds=round(restore_s, 2), seconds=round(time.monotonic() - t0, 2))
         say(f"restore done in {restore_s:.1f}s", phase="restore", seconds=round(restore_s, 2))
