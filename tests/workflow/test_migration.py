@@ -29,6 +29,16 @@ def test_full_migration_moves_the_app_and_its_data(world, rehearse):
         health = json.loads(resp.read())
     assert str(world.target_pg.port) in health["database"]
     assert str(world.target_redis.port) in health["redis"]
+    # The end of the execution reached the notification topic: EventBridge may publish to it (the stack's own
+    # KMS key, not alias/aws/sns, and a topic policy for the rule), as the emulated delivery checks.
+    from heroku2aws_rehearsal.services.events import EVENTS
+
+    deadline = time.monotonic() + 10
+    while not any(d["target"] == world.ids["topic_arn"] for d in EVENTS.delivered) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    delivered = [d for d in EVENTS.delivered if d["target"] == world.ids["topic_arn"]]
+    assert delivered and delivered[-1]["status"] == "SUCCEEDED", EVENTS.dropped
+    assert not [d for d in EVENTS.dropped if d["target"] == world.ids["topic_arn"]]
 
 
 def test_bad_input_ends_at_the_first_state_with_nothing_created(world, rehearse):
