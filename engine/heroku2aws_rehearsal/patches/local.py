@@ -7,7 +7,11 @@
   (``FunctionError: Unhandled``, ``{"errorType", "errorMessage", "stackTrace"}``).
 - **ECS**: RunTask runs the container's command as a local process with the container's
   environment and its ``secrets`` resolved from the emulated Secrets Manager, as the ECS agent
-  would. The task is RUNNING while the process lives and STOPPED with the real exit code after.
+  would: the command exactly as registered (plan_services' bash wrapper runs with this machine's
+  bash), with this environment's Python first on PATH as the image's. Stopping a task is ECS's
+  stop: SIGTERM to the container's PID 1 only, SIGKILL to every process of the container after
+  its ``stopTimeout`` (default 30 s), and whatever PID 1 leaves behind dies with the container.
+  The task is RUNNING while the process lives and STOPPED with the real exit code after.
   A service keeps ``desiredCount`` such processes; a new deployment restarts them with the current
   secret values; web tasks get a port of their own and are registered in the service's target
   group, where they are healthy only while their health URL answers 200.
@@ -78,6 +82,41 @@ def _terminate(proc: subprocess.Popen, grace: float = 5.0) -> int | None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+    return proc.returncode
+
+
+
+#: ECS's default ``stopTimeout`` on Fargate when the container definition gives none (seconds).
+ECS_DEFAULT_STOP_TIMEOUT = 30
+
+
+def _container_pids(session: int) -> list[int]:
+    """Every live process of a local "container": the session its PID 1 leads (process groups inside may differ)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session and fields[0] != "Z":  # stat: state ppid pgrp session ...
+            pids.append(int(entry.name))
+    return pids
+
+
+def _stop_container(proc: subprocess.Popen, stop_timeout: float) -> int | None:
+    """ECS's stop: SIGTERM to PID 1 only; SIGKILL to the container's processes after ``stop_timeout``; when PID 1
+    has exited, the rest of the container goes with it (the kernel kills a PID namespace's processes)."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=stop_timeout)
+    for pid in _container_pids(proc.pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    proc.wait()
     return proc.returncode
 
 
@@ -264,6 +303,7 @@ def resolve_secret_reference(value_from: str) -> str:
 @dataclass
 class LocalTask:
     proc: subprocess.Popen | None
+    stop_timeout: float = ECS_DEFAULT_STOP_TIMEOUT
     port: int | None = None
     target_id: str | None = None
     started: float = field(default_factory=time.monotonic)
@@ -303,10 +343,21 @@ def _container_process(task_def, overrides: dict | None, extra_env: dict[str, st
         return None, "CannotStartContainerError: the rehearsal needs a command (the image's default is unknown here)"
     from .. import engine_paths
 
+    # The image's stand-in: this environment's Python is the ``python`` a Procfile command finds on PATH, and the
+    # sample app's slug is the image's /app (plan_services' wrapper reads HEROKU2AWS_APP_DIR, default /app).
+    env["PATH"] = os.pathsep.join(p for p in (str(Path(sys.executable).parent), env.get("PATH")) if p)
+    from ..sample_app import SLUG_DIR
+
+    env.setdefault("HEROKU2AWS_APP_DIR", SLUG_DIR)
     proc = subprocess.Popen(_python_argv(list(command)), env=env, cwd=str(engine_paths.RUN_DIR),
                             stdout=_log_file("ecs", log_name), stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
     return proc, None
+
+
+def _stop_timeout(task_def) -> float:
+    container = task_def.container_definitions[0]
+    return float(container.get("stopTimeout") or ECS_DEFAULT_STOP_TIMEOUT)
 
 
 def _finish_task(task, rc: int | None, reason: str | None = None) -> None:
@@ -383,7 +434,7 @@ def _patch_ecs() -> None:
             task_def = self.describe_task_definition(task.task_definition_arn)
             proc, error = _container_process(task_def, overrides, {}, f"{task_def.family}-{task.id[:8]}")
             task._h2a = True
-            TASKS[task.task_arn] = LocalTask(proc=proc, error=error)
+            TASKS[task.task_arn] = LocalTask(proc=proc, error=error, stop_timeout=_stop_timeout(task_def))
         return tasks
 
     em.EC2ContainerServiceBackend.run_task = run_task
@@ -404,7 +455,7 @@ def _patch_ecs() -> None:
         task = original_stop(self, cluster_str, task_str, reason)
         local = TASKS.get(task.task_arn)
         if local and local.proc:
-            rc = _terminate(local.proc)
+            rc = _stop_container(local.proc, local.stop_timeout)
             _finish_task(task, rc, reason or "Task stopped by user")
         return task
 
@@ -482,7 +533,7 @@ class ServiceRunner:
             target_id = f"127.0.0.{next(_target_ids) % 250 + 2}"
             extra["PORT"] = str(port)
         proc, error = _container_process(task_def, None, extra, f"{self.service.name}")
-        task = LocalTask(proc=proc, port=port, target_id=target_id, error=error)
+        task = LocalTask(proc=proc, port=port, target_id=target_id, error=error, stop_timeout=_stop_timeout(task_def))
         if self._lb and proc is not None:
             _elbv2().register_targets(self._lb["targetGroupArn"], [{"Id": target_id, "Port": port}])
             TARGET_PORTS[(self._lb["targetGroupArn"], target_id)] = port
@@ -494,7 +545,7 @@ class ServiceRunner:
                 _elbv2().deregister_targets(self._lb["targetGroupArn"], [{"Id": task.target_id, "Port": task.port}])
             TARGET_PORTS.pop((self._lb["targetGroupArn"], task.target_id), None)
         if task.proc is not None:
-            _terminate(task.proc)
+            _stop_container(task.proc, task.stop_timeout)
 
     def reconcile(self, new_deployment: bool = False) -> None:
         with _lock:
@@ -817,7 +868,7 @@ def stop_everything() -> None:
         SERVICES.clear()
         for local in list(TASKS.values()):
             if local.proc is not None:
-                _terminate(local.proc, 2)
+                _stop_container(local.proc, 2)
         TASKS.clear()
         for fn in FUNCTIONS.values():
             for worker in fn._all:

@@ -15,9 +15,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["CONFIG_VARS", "JOBS_KEY", "PROCFILE_PATH", "PROCESS_TYPES", "SECRET_CONFIG_VARS"]
+__all__ = ["CONFIG_VARS", "JOBS_KEY", "PROCESS_TYPES", "PROCFILE_PATH", "SECRET_CONFIG_VARS", "SLUG_DIR"]
 
 PROCFILE_PATH: str = str(Path(__file__).with_name("Procfile"))
+
+#: The app directory of the sample app's image (``/app`` of a buildpack image): holds the ``.profile.d`` script
+#: the container's wrapper sources before each process, as Heroku does.
+SLUG_DIR: str = str(Path(__file__).with_name("slug"))
 
 #: The Procfile's process types, in file order.
 PROCESS_TYPES = ("web", "worker", "release")

@@ -2,9 +2,14 @@
 
 ``GET /health`` → 200 ``{"status": "ok", "database": "host:port/db", "redis": "host:port",
 "orders": N}`` when a real query on the seeded ``orders`` table and a Redis PING both succeed,
-else 503 with the reason (never a password). ``GET /`` → a short page. SIGTERM stops it cleanly
-(exit 0). ``HOST`` (default 127.0.0.1: the rehearsal runs it on this machine) and ``PORT``
-(default 5000) say where it listens.
+else 503 with the reason (never a password). ``GET /`` → a short page. ``GET /slow?seconds=N``
+(0 < N ≤ 20) answers after N seconds: a request in flight, for the stop tests.
+
+SIGTERM stops it as a Heroku web process should (Dev Center "Dynos and the Dyno Manager": SIGTERM, then
+SIGKILL 30 seconds later): it stops accepting connections, finishes the requests in flight (at most
+``DRAIN_S``, under the 30 s grace), then exits 0. ``HOST`` (default 127.0.0.1: the rehearsal runs it on this
+machine) and ``PORT`` (default 5000) say where it listens. At start it logs whether the app's
+``.profile.d`` script ran (``profile_d``), which the rehearsal's wrapper sources as Heroku does.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ from .stores import (
 
 PROCESS = "web"
 CHECK_TIMEOUT_S = 3
+#: How long a stopping web process waits for the requests in flight (Heroku kills at 30 s).
+DRAIN_S = 25
+MAX_SLOW_S = 20
 
 
 class _Quiet(WSGIRequestHandler):
@@ -45,6 +53,14 @@ class App:
         self._db_lock = threading.Lock()     # one database connection, reused (requests run in threads)
         self._db_conn = None
         self._redis_client = None            # redis-py clients are thread-safe (a connection pool)
+        self._in_flight = 0
+        self._idle = threading.Condition()
+
+    def drain(self, seconds: float) -> int:
+        """Wait until no request is in flight (at most ``seconds``); the number still in flight."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._in_flight == 0, timeout=seconds)
+            return self._in_flight
 
     # ------------------------------------------------------------------ checks
     def _count_orders(self) -> int:
@@ -87,6 +103,16 @@ class App:
 
     # ------------------------------------------------------------------ WSGI
     def __call__(self, environ, start_response):
+        with self._idle:
+            self._in_flight += 1
+        try:
+            return self._respond(environ, start_response)
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def _respond(self, environ, start_response):
         request = Request(environ)
         started = time.monotonic()
         if request.path == "/health":
@@ -94,6 +120,18 @@ class App:
             response = Response(json.dumps(body), status=200 if ok else 503, mimetype="application/json")
             if not ok:
                 log(PROCESS, "health check failed", error=body["error"])
+        elif request.path == "/slow":
+            try:
+                seconds = float(request.args.get("seconds", "1"))
+            except ValueError:
+                seconds = -1
+            if not 0 < seconds <= MAX_SLOW_S:
+                response = Response(json.dumps({"error": f"seconds: 0 < N <= {MAX_SLOW_S}"}), status=400,
+                                    mimetype="application/json")
+            else:
+                log(PROCESS, "slow request started", seconds=seconds)
+                time.sleep(seconds)
+                response = Response(json.dumps({"slept": seconds}), mimetype="application/json")
         elif request.path == "/":
             response = Response(
                 "<!doctype html><title>Sample app</title><h1>Sample app</h1>"
@@ -116,16 +154,19 @@ def main() -> int:
     stop = StopFlag().install()
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "5000"))
-    server = make_server(host, port, App(database_url, redis_url), threaded=True, request_handler=_Quiet)
+    app = App(database_url, redis_url)
+    server = make_server(host, port, app, threaded=True, request_handler=_Quiet)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     log(PROCESS, "listening", host=host, port=port, database=describe_postgres(database_url),
-        redis=describe_redis(redis_url))
+        redis=describe_redis(redis_url), profile_d=os.environ.get("SAMPLE_APP_PROFILE_D", "not sourced"))
     stop.event.wait()
     log(PROCESS, "stopping", signal=stop.signal)
-    server.shutdown()
+    server.shutdown()  # no new request is accepted from here on
     thread.join(5)
+    left = app.drain(DRAIN_S)
     server.server_close()
+    log(PROCESS, "stopped", requests_cut=left)
     return 0
 
 
