@@ -7,7 +7,10 @@ It speaks Heroku's JSON (objects, error bodies, status codes) on 127.0.0.1 so th
 - ``GET/PATCH /apps/{app}/config-vars`` (a ``null`` value deletes a var; answers the full set)
 - ``GET/PATCH /apps/{app}/formation`` (``{"updates": [{"type", "quantity", "size"}]}``)
 - ``GET/PATCH /apps/{app}/formation/{type}``
-- ``GET /apps/{app}/addon-attachments`` and ``GET /apps/{app}/addons``
+- ``GET /apps/{app}/addon-attachments`` and ``GET /apps/{app}/addons`` (with the add-ons other apps share
+  with it), ``GET /addons/{addon}/addon-attachments`` (every app an add-on is attached to)
+- ``GET /apps/{app}/dynos`` (the formation's dynos ``web.1``... and one-off dynos ``run.N`` / ``scheduler.N``)
+  and ``POST /apps/{app}/dynos/{dyno}/actions/stop`` (answers ``{}``, as the schema's "Stop" link says)
 
 Apps are found by name or id. ``Authorization: Bearer <token>`` is required (401
 ``unauthorized`` otherwise); an unknown app is 404 ``not_found``. State is guarded by a lock.
@@ -78,6 +81,10 @@ class HerokuApp:
     owner_email: str = "owner@example.com"
     owner_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     addon_ids: dict[str, str] = field(default_factory=dict)
+    #: one-off dynos (``heroku run``, Heroku Scheduler): name -> {"type", "command", "size", "id", "created_at"}
+    one_off: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: add-ons of other apps attached here: attachment name -> (owner app, the owner's attachment name)
+    shared: dict[str, tuple[HerokuApp, str]] = field(default_factory=dict)
 
     def ref(self) -> dict[str, str]:
         return {"id": self.id, "name": self.name}
@@ -104,6 +111,26 @@ class HerokuApp:
         return {"app": self.ref(), "command": p.command, "created_at": p.created_at, "id": p.id,
                 "quantity": p.quantity, "size": p.size, "type": p.type, "updated_at": p.updated_at,
                 "dyno_size": {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, p.size.lower())), "name": p.size}}
+
+    def dyno_json(self, name: str, dtype: str, command: str, size: str, dyno_id: str, created_at: str,
+                  state: str = "up") -> dict[str, Any]:
+        return {"app": self.ref(), "attach_url": None, "command": command, "created_at": created_at, "id": dyno_id,
+                "name": name, "release": {"id": str(uuid.uuid5(uuid.UUID(self.id), "release")), "version": 1},
+                "size": size, "state": state, "type": dtype, "updated_at": created_at}
+
+    def dynos_json(self) -> list[dict[str, Any]]:
+        out = [self.dyno_json(f"{p.type}.{i}", p.type, p.command, p.size,
+                              str(uuid.uuid5(uuid.UUID(p.id), str(i))), p.updated_at)
+               for p in self.formation.values() for i in range(1, p.quantity + 1)]
+        out += [self.dyno_json(n, d["type"], d["command"], d["size"], d["id"], d["created_at"])
+                for n, d in self.one_off.items()]
+        return out
+
+    def shared_attachment_json(self, name: str) -> dict[str, Any]:
+        owner, owner_name = self.shared[name]
+        doc = owner.attachment_json(owner_name)
+        return {**doc, "app": self.ref(), "name": name,
+                "id": str(uuid.uuid5(uuid.UUID(doc["addon"]["id"]), f"{self.id}/{name}"))}
 
     def attachment_json(self, name: str) -> dict[str, Any]:
         addon_id = self.addon_ids.setdefault(name, str(uuid.uuid4()))
@@ -202,7 +229,27 @@ class FakeHeroku:
                     "config_vars": dict(app.config_vars),
                     "formation": {p.type: {"quantity": p.quantity, "size": p.size, "command": p.command}
                                   for p in app.formation.values()},
-                    "addon_attachments": copy.deepcopy(app.attachments)}
+                    "addon_attachments": copy.deepcopy(app.attachments),
+                    "one_off_dynos": sorted(app.one_off)}
+
+    def run_one_off(self, app_name: str, command: str, dyno_type: str = "run", size: str = "standard-1X") -> str:
+        """A one-off dyno (``heroku run`` is type ``run``, Heroku Scheduler ``scheduler``); returns its name."""
+        with self._lock:
+            app = self._apps[app_name]
+            n = 1000 + len(app.one_off) + 1
+            while f"{dyno_type}.{n}" in app.one_off:
+                n += 1
+            name = f"{dyno_type}.{n}"
+            app.one_off[name] = {"type": dyno_type, "command": command, "size": size, "id": str(uuid.uuid4()),
+                                 "created_at": _ts()}
+            return name
+
+    def attach(self, owner: str, attachment: str, to_app: str, as_name: str) -> None:
+        """Attach ``owner``'s add-on (its attachment ``attachment``) to another app as ``as_name`` (the
+        add-on's config vars appear on that app under ``<as_name>_URL``)."""
+        with self._lock:
+            owner_app, other = self._apps[owner], self._apps[to_app]
+            other.shared[as_name] = (owner_app, attachment)
 
     # ------------------------------------------------------------------ test hooks
     @property
@@ -307,6 +354,8 @@ class FakeHeroku:
 
     def _route(self, method: str, path: str, payload: Any) -> Any:
         parts = [p for p in path.split("/") if p]
+        if len(parts) == 3 and parts[0] == "addons" and parts[2] == "addon-attachments" and method == "GET":
+            return self._addon_attachments(parts[1])
         if len(parts) < 2 or parts[0] != "apps":
             raise _HttpError(404, {"id": "not_found", "message": "The requested API endpoint was not found. "
                                                                  "Are you using the right HTTP verb (i.e. `GET` vs. "
@@ -321,9 +370,15 @@ class FakeHeroku:
             (("config-vars",), "PATCH"): lambda: self._patch_config(app, payload),
             (("formation",), "GET"): lambda: [app.process_json(p) for p in app.formation.values()],
             (("formation",), "PATCH"): lambda: self._patch_formation(app, payload),
-            (("addon-attachments",), "GET"): lambda: [app.attachment_json(n) for n in app.attachments],
-            (("addons",), "GET"): lambda: [app.addon_json(n) for n in app.attachments],
+            (("addon-attachments",), "GET"): lambda: [app.attachment_json(n) for n in app.attachments]
+            + [app.shared_attachment_json(n) for n in app.shared],
+            (("addons",), "GET"): lambda: [app.addon_json(n) for n in app.attachments]
+            + [owner.addon_json(owner_name) for owner, owner_name in app.shared.values()],
+            (("dynos",), "GET"): lambda: app.dynos_json(),
         }.get((tuple(rest), method))
+        if handler is None and len(rest) == 4 and rest[0] == "dynos" and rest[2:] == ["actions", "stop"] \
+                and method == "POST":
+            return self._stop_dyno(app, rest[1])
         if handler is None and len(rest) == 2 and rest[0] == "formation" and method in ("GET", "PATCH"):
             ptype = rest[1]
             if method == "GET":
@@ -332,6 +387,26 @@ class FakeHeroku:
         if handler is None:
             raise _HttpError(404, {"id": "not_found", "message": "The requested API endpoint was not found."})
         return handler()
+
+    def _addon_attachments(self, ref: str) -> list[dict[str, Any]]:
+        for owner in self._apps.values():
+            for name in owner.attachments:
+                doc = owner.attachment_json(name)
+                if ref in (doc["addon"]["id"], doc["addon"]["name"]):
+                    return [doc] + [other.shared_attachment_json(n) for other in self._apps.values()
+                                    for n, (o, on) in other.shared.items() if o is owner and on == name]
+        raise _not_found("add-on")
+
+    @staticmethod
+    def _stop_dyno(app: HerokuApp, ref: str) -> dict[str, Any]:
+        """A one-off dyno stops for good; a formation dyno is restarted by Heroku (nothing changes here)."""
+        for name, d in list(app.one_off.items()):
+            if ref in (name, d["id"]):
+                del app.one_off[name]
+                return {}
+        if any(ref == d["name"] or ref == d["id"] for d in app.dynos_json()):
+            return {}
+        raise _not_found("dyno")
 
     @staticmethod
     def _process(app: HerokuApp, ptype: str) -> _Process:

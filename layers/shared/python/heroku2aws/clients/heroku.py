@@ -99,7 +99,22 @@ class HerokuClient:
             body["size"] = size
         return self._request("PATCH", f"/apps/{_seg(app)}/formation/{_seg(process_type)}", body)
 
+    # ------------------------------------------------------------------ dynos
+    # Platform API schema (heroku/platform-api schema.json, "dyno"): List is GET /apps/{app}/dynos; Stop is
+    # POST /apps/{app}/dynos/{dyno}/actions/stop and answers {} (a one-off dyno is named "<type>.<n>",
+    # "run.1234", "scheduler.5678"; its "type" is the part before the dot).
+    def dynos(self, app: str) -> list[dict[str, Any]]:
+        return self._request("GET", f"/apps/{_seg(app)}/dynos")
+
+    def stop_dyno(self, app: str, dyno: str) -> dict[str, Any]:
+        return self._request("POST", f"/apps/{_seg(app)}/dynos/{_seg(dyno)}/actions/stop", {})
+
     # ------------------------------------------------------------------ add-ons
+    def addon_attachments_of_addon(self, addon: str) -> list[dict[str, Any]]:
+        """Every attachment of one add-on, on any app (schema "add-on-attachment", List by Add-on:
+        GET /addons/{addon}/addon-attachments): how other apps sharing a database are found."""
+        return self._request("GET", f"/addons/{_seg(addon)}/addon-attachments")
+
     def addon_attachments(self, app: str) -> list[dict[str, Any]]:
         return self._request("GET", f"/apps/{_seg(app)}/addon-attachments")
 

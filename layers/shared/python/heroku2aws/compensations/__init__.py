@@ -27,6 +27,7 @@ from .dns import undo_dns
 from .ecs import undo_ecs_services, undo_services_paused
 from .heroku import undo_heroku_formation, undo_heroku_maintenance
 from .progress import Progress
+from .source_freeze import undo_source_read_only
 from .stores import undo_target_database, undo_target_redis
 
 __all__ = ["COMPENSATIONS", "Compensation", "Progress"]
@@ -45,4 +46,5 @@ COMPENSATIONS: dict[str, Compensation] = {
     "aws-services-paused": undo_services_paused,
     "target-redis": undo_target_redis,
     "secret-switch": undo_secret_switch,
+    "source-read-only": undo_source_read_only,
 }

@@ -27,6 +27,7 @@ __all__ = [
     "PreflightFailed",
     "SecretSwitchFailed",
     "ServicesNotReady",
+    "WriteFreezeFailed",
 ]
 
 
@@ -86,6 +87,11 @@ class HerokuControlFailed(Heroku2AwsError):
 
     def __reduce__(self):  # picklable with its fields
         return (type(self), (str(self), self.status, self.error_id))
+
+
+class WriteFreezeFailed(Heroku2AwsError):
+    """The source database could not be made read-only, or a new session could still write to it (the write
+    probe): the copy must not start. Names the database and the reason, never the URL or its password."""
 
 
 class SecretSwitchFailed(Heroku2AwsError):

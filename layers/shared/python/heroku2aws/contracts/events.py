@@ -55,7 +55,7 @@ class HealthGateEvent(StageEvent):
 
 
 class HerokuControlEvent(StageEvent):
-    action: Literal["freeze", "restore", "status"]
+    action: Literal["freeze", "read-only", "restore", "status"]
     formation: list[FormationItem] = Field(default_factory=list)  # restore only
     maintenance: bool = False  # restore only
 

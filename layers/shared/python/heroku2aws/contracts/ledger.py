@@ -17,7 +17,8 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 __all__ = ["KINDS", "AwsServicesPaused", "ConfigSecret", "Dms", "DnsRecords", "EcsServices", "HerokuFormation",
-           "HerokuMaintenance", "LedgerEntry", "SecretSwitch", "TargetDatabase", "TargetRedis", "parse_entry"]
+           "HerokuMaintenance", "LedgerEntry", "SecretSwitch", "SourceReadOnly", "TargetDatabase", "TargetRedis",
+           "parse_entry"]
 
 
 class _Entry(BaseModel):
@@ -75,6 +76,13 @@ class HerokuFormation(_Entry):
     formation: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class SourceReadOnly(_Entry):
+    """Stage 6: the source database made read-only for the freeze (``default_transaction_read_only`` reset)."""
+
+    kind: Literal["source-read-only"]
+    app: str
+
+
 class AwsServicesPaused(_Entry):
     """Stage 6: the ECS services' desired counts (``[{name, desired}]``) before they were paused."""
 
@@ -105,7 +113,7 @@ class SecretSwitch(_Entry):
 
 LedgerEntry = Annotated[
     ConfigSecret | EcsServices | Dms | DnsRecords | HerokuMaintenance | HerokuFormation | AwsServicesPaused
-    | TargetDatabase | TargetRedis | SecretSwitch,
+    | TargetDatabase | TargetRedis | SecretSwitch | SourceReadOnly,
     Field(discriminator="kind"),
 ]
 
@@ -113,7 +121,7 @@ LedgerEntry = Annotated[
 KINDS: dict[str, type[_Entry]] = {
     get_args(model.model_fields["kind"].annotation)[0]: model
     for model in (ConfigSecret, EcsServices, Dms, DnsRecords, HerokuMaintenance, HerokuFormation,
-                  AwsServicesPaused, TargetDatabase, TargetRedis, SecretSwitch)
+                  AwsServicesPaused, TargetDatabase, TargetRedis, SecretSwitch, SourceReadOnly)
 }
 
 _ADAPTER: TypeAdapter[LedgerEntry] = TypeAdapter(LedgerEntry)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .input import ExecutionInput
 
 __all__ = ["RESULTS", "CdcDrainedResult", "CheckServicesResult", "FormationItem", "FreezeResult",
-           "HealthGateResult", "ImportConfigResult", "PlanServicesResult", "PreflightPlan", "RestoreResult",
+           "HealthGateResult", "ImportConfigResult", "PlanServicesResult", "PreflightPlan", "ReadOnlyResult", "RestoreResult",
            "RollbackResult", "StatusResult", "SwitchSecretsResult", "VerifyDataResult", "result_model"]
 
 
@@ -223,6 +223,16 @@ class FreezeResult(_Result):
     formation: list[FormationItem]  # as it was before the freeze
     maintenance_was: bool
     scaled_to_zero: list[str]
+    stopped_dynos: list[str] = Field(default_factory=list)  # one-off dynos (run.N, scheduler.N) stopped
+
+
+class ReadOnlyResult(_Result):
+    """The source database made read-only for the freeze (heroku_control action "read-only")."""
+
+    database: str
+    terminated_sessions: int  # sessions of the app's role ended so they reconnect read-only
+    untouched_sessions: int  # client sessions of other roles, which the app's role cannot end
+    write_probe: Literal["refused"]  # a new session's write was refused (anything else raises WriteFreezeFailed)
 
 
 class StatusResult(_Result):
@@ -301,8 +311,8 @@ RESULTS: dict[str, type[BaseModel] | tuple[str, str, dict[str, type[BaseModel]]]
     "plan_services": PlanServicesResult,
     "check_services": CheckServicesResult,
     "health_gate": HealthGateResult,
-    "heroku_control": ("action", "status", {"freeze": FreezeResult, "restore": RestoreResult,
-                                            "status": StatusResult}),
+    "heroku_control": ("action", "status", {"freeze": FreezeResult, "read-only": ReadOnlyResult,
+                                            "restore": RestoreResult, "status": StatusResult}),
     "switch_secrets": SwitchSecretsResult,
     "verify_data": ("check", "verify", {"verify": VerifyDataResult, "cdc-drained": CdcDrainedResult}),
     "rollback": RollbackResult,

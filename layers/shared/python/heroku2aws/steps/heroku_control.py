@@ -2,7 +2,7 @@
 
 Event (built by the ASL)::
 
-    {"input": <normalised execution input>, "action": "freeze" | "restore" | "status",
+    {"input": <normalised execution input>, "action": "freeze" | "read-only" | "restore" | "status",
      "formation": [{"type", "quantity", "size"}],   # restore only (extra keys such as "command" ignored)
      "maintenance": bool,                           # restore only (default false)
      "execution_id": "<execution ARN>"}
@@ -10,9 +10,17 @@ Event (built by the ASL)::
 Return:
 
 - ``freeze``: ``{"formation": [{"type", "quantity", "size"}], "maintenance_was": bool,
-  "scaled_to_zero": [types]}`` — the formation and the maintenance flag as they were *before* this
-  call, read first; then maintenance goes on, then every process type with dynos is scaled to 0 (one
-  batch update). A retried freeze finds maintenance on and 0 dynos and changes nothing.
+  "scaled_to_zero": [types], "stopped_dynos": [names]}`` — the formation and the maintenance flag as they
+  were *before* this call, read first; then maintenance goes on, then every process type with dynos is
+  scaled to 0 (one batch update), then every one-off dyno still running (``run.N`` from ``heroku run``,
+  ``scheduler.N`` from Heroku Scheduler: any dyno whose type is not in the formation) is stopped — neither
+  maintenance mode nor the formation stops them. A retried freeze finds maintenance on, 0 dynos and no
+  one-off dyno, and changes nothing.
+- ``read-only``: the source database made read-only at the database level and proven by a write probe
+  (:mod:`heroku2aws.postgres.freeze`): ``{"database", "terminated_sessions", "untouched_sessions",
+  "write_probe": "refused"}``; :class:`~heroku2aws.contracts.errors.WriteFreezeFailed` when it cannot be done
+  or a new session can still write (the copy must not start). One-off dynos started after the freeze (the
+  next Scheduler run) connect read-only and cannot write.
 - ``restore``: ``{"formation": [{"type", "quantity", "size"}] (after), "maintenance": bool,
   "changed": [types], "skipped": [types the app no longer has]}`` — the formation first (dynos boot
   before maintenance is lifted), then maintenance. Only what differs is sent: a second restore
@@ -39,16 +47,16 @@ from botocore.exceptions import ClientError
 from ..clients import connections, heroku
 from ..clients.aws import error_code
 from ..clients.heroku import HerokuClient
-from ..contracts.errors import HerokuApiError, HerokuControlFailed
+from ..contracts.errors import HerokuApiError, HerokuControlFailed, WriteFreezeFailed
 from ..contracts.events import HerokuControlEvent
-from ..contracts.results import FormationItem, FreezeResult, RestoreResult, StatusResult
+from ..contracts.results import FormationItem, FreezeResult, ReadOnlyResult, RestoreResult, StatusResult
 from ..obs import get_logger
 from ..redaction import scrub
 
 log = get_logger("heroku_control")
 
-__all__ = ["client_for", "formation_of", "freeze", "restore", "heroku_control", "restore_formation",
-           "set_maintenance", "status"]
+__all__ = ["client_for", "formation_of", "freeze", "freeze_database", "restore", "heroku_control",
+           "restore_formation", "set_maintenance", "status", "stop_one_off_dynos"]
 
 
 def client_for(api_key_secret_arn: str, api_url: str | None) -> HerokuClient:
@@ -99,10 +107,48 @@ def freeze(client: HerokuClient, app: str) -> FreezeResult:
         running = [f.type for f in before.formation if f.quantity > 0]
         if running:
             client.update_formation(app, [{"type": t, "quantity": 0} for t in running])
+        stopped = stop_one_off_dynos(client, app, {f.type for f in before.formation})
     except HerokuApiError as exc:
         raise _failed("freeze", app, exc, client) from None
-    log.info("Heroku frozen", extra={"app": app, "maintenance_was": before.maintenance, "scaled_to_zero": running})
-    return FreezeResult(formation=before.formation, maintenance_was=before.maintenance, scaled_to_zero=running)
+    log.info("Heroku frozen", extra={"app": app, "maintenance_was": before.maintenance, "scaled_to_zero": running,
+                                     "stopped_dynos": stopped})
+    return FreezeResult(formation=before.formation, maintenance_was=before.maintenance, scaled_to_zero=running,
+                        stopped_dynos=stopped)
+
+
+def stop_one_off_dynos(client: HerokuClient, app: str, process_types: set[str]) -> list[str]:
+    """Stop every dyno whose type is not a formation process type (one-off: ``run``, ``scheduler``, ...);
+    names sorted. A dyno already gone (404) is what we wanted."""
+    stopped: list[str] = []
+    for dyno in client.dynos(app):
+        name, dtype = str(dyno.get("name") or ""), str(dyno.get("type") or "")
+        if not name or dtype in process_types or dyno.get("state") in ("down", "crashed"):
+            continue
+        try:
+            client.stop_dyno(app, name)
+        except HerokuApiError as exc:
+            if exc.status != 404:
+                raise
+        stopped.append(name)
+    return sorted(stopped)
+
+
+def freeze_database(source_url: str) -> ReadOnlyResult:
+    """The source database read-only, proven by a write probe from a new session (see the module docstring)."""
+    from ..postgres.freeze import FreezeError, make_read_only, write_probe
+
+    try:
+        report = make_read_only(source_url)
+        failure = write_probe(source_url)
+    except FreezeError as exc:
+        raise WriteFreezeFailed(f"{exc}: the copy did not start") from None
+    if failure is not None:
+        raise WriteFreezeFailed(f"the source database {report.database} is not read-only: {failure}; "
+                                "the copy did not start")
+    log.info("source database read-only", extra={"database": report.database, "terminated": report.terminated,
+                                                 "untouched_sessions": report.untouched_sessions})
+    return ReadOnlyResult(database=report.database, terminated_sessions=report.terminated,
+                          untouched_sessions=report.untouched_sessions, write_probe="refused")
 
 
 def restore_formation(client: HerokuClient, app: str,
@@ -160,9 +206,16 @@ def restore(client: HerokuClient, app: str, formation: Sequence[dict[str, Any] |
 
 
 def heroku_control(event: HerokuControlEvent, client: HerokuClient | None = None
-                   ) -> FreezeResult | RestoreResult | StatusResult:
+                   ) -> FreezeResult | ReadOnlyResult | RestoreResult | StatusResult:
     """The action the event asks for (see the module docstring)."""
     cfg = event.input
+    if event.action == "read-only":
+        try:
+            url = connections.postgres_url(cfg.source.postgres_secret_arn)
+        except (ClientError, connections.SecretFormatError) as exc:
+            reason = error_code(exc) if isinstance(exc, ClientError) else str(exc)
+            raise WriteFreezeFailed(f"cannot read source.postgres_secret_arn: {reason}") from None
+        return freeze_database(url)
     client = client or client_for(cfg.heroku.api_key_secret_arn, cfg.heroku.api_url)
     app = cfg.heroku.app
     if event.action == "freeze":

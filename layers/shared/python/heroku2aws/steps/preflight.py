@@ -38,6 +38,8 @@ Every check runs, then :class:`~heroku2aws.contracts.errors.PreflightFailed` lis
 - a secret that cannot be read or is not in its format (names the input field and the ARN);
 - the Heroku API key refused (401), an app the key may not read (403), an unknown app (404), the API
   unreachable; REDIS_URL on Heroku but no Redis secrets in the input; config var names ECS cannot take;
+- the app's DATABASE or REDIS add-on attached to another app too (names the apps: they would keep writing
+  through the freeze);
 - a server that does not answer (``source Postgres`` / ``target Postgres`` / ``source Redis`` / ``target
   Redis`` ``unreachable: <reason>``, never its URL or password);
 - ``dms-cdc`` without REPLICATION ("the source role <role> lacks REPLICATION; Heroku Postgres never grants
@@ -470,6 +472,28 @@ HEROKU_AWS_REGIONS = {"us": "us-east-1", "eu": "eu-west-1", "virginia": "us-east
                       "sydney": "ap-southeast-2", "montreal": "ca-central-1", "mumbai": "ap-south-1"}
 
 
+#: The attachments whose add-ons the migration copies (DATABASE_URL, REDIS_URL).
+STORE_ATTACHMENTS = ("DATABASE", "REDIS")
+
+
+def apps_sharing_the_stores(api: HerokuClient, app: str) -> dict[str, list[str]]:
+    """``{"<attachment> (<add-on name>)": ["other-app as ATTACHMENT", ...]}`` for the data stores another app is
+    attached to (Platform API: the app's attachments, then "List by Add-on", GET /addons/{addon}/addon-attachments)."""
+    found: dict[str, list[str]] = {}
+    for attachment in api.addon_attachments(app):
+        addon = attachment.get("addon") or {}
+        if attachment.get("name") not in STORE_ATTACHMENTS or not addon.get("id"):
+            continue
+        here = (attachment.get("app") or {}).get("id")
+        others = sorted({f"{(a.get('app') or {}).get('name')} as {a.get('name')}"
+                         for a in api.addon_attachments_of_addon(addon["id"])
+                         if (a.get("app") or {}).get("id") not in (here, None)
+                         and (a.get("app") or {}).get("name") != app})
+        if others:
+            found[f"{attachment['name']} ({addon.get('name') or addon['id']})"] = others
+    return found
+
+
 def inspect_heroku(cfg: ExecutionInput, api: HerokuClient, findings: Findings) -> HerokuReport | None:
     """The app, its config var NAMES, formation and add-on attachments; refusals for 401 / 403 / 404."""
     app = cfg.heroku.app
@@ -478,6 +502,7 @@ def inspect_heroku(cfg: ExecutionInput, api: HerokuClient, findings: Findings) -
         config_vars = api.get_config_vars(app)
         formation = api.get_formation(app)
         attachments = api.addon_attachment_names(app)
+        shared = apps_sharing_the_stores(api, app)
     except HerokuApiError as exc:
         if exc.status == 401:
             findings.refuse("Heroku API key refused (401): the key in heroku.api_key_secret_arn is not valid")
@@ -491,6 +516,10 @@ def inspect_heroku(cfg: ExecutionInput, api: HerokuClient, findings: Findings) -
             raise
         return None
     findings.secrets += [str(v) for v in config_vars.values() if v is not None and len(str(v)) >= 8]
+    for store, others in shared.items():
+        findings.refuse(f"the {store} add-on is also attached to other app(s): {', '.join(others)}; they would keep "
+                        "writing to it while it is copied (the freeze stops only this app's dynos) and lose it after "
+                        "the switch: detach it from them, or move them first")
     var_names = sorted(config_vars)
     kept, excluded = split_config(config_vars, attachments)
     bad = bad_names(kept)
