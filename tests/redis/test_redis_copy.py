@@ -146,7 +146,7 @@ def test_refused_payloads_are_copied_type_by_type(source, target, monkeypatch):
     assert len(refused) == len(persistent) + len(volatile)
     assert s.fallback_keys == len(refused) and s.restored == 500
     assert s.keys == len(refused) + 500
-    assert s.stream_pending_not_copied == 10  # 5 pending entries in each copy of the stream's group g1
+    assert s.stream_pending_not_copied == 0  # issue 15: pending entries reproduced by XCLAIM ... FORCE
     assert_same(src, tgt, pending=False)
     assert_ttls_close(src, tgt, persistent + volatile)
     assert tgt.xinfo_stream("p:stream:s")["last-generated-id"] == src.xinfo_stream("p:stream:s")["last-generated-id"]
@@ -235,7 +235,7 @@ def test_verification_names_altered_keys(source, target):
     named = {m.key: m.reason for m in result.mismatches}
     assert set(named) == {"hash:big", "set:hashtable", "zset:skiplist", "list:big", "str:raw", "k1", "k2", "stream:s",
                           "stream:empty"}
-    assert named["stream:empty"] == "stream consumer groups differ"
+    assert named["stream:empty"].startswith("stream group g: last-delivered-id differs")
     assert result.count_mismatches == []
 
     tgt.delete("k3")
@@ -245,7 +245,7 @@ def test_verification_names_altered_keys(source, target):
     tgt.delete("extra")
     result = verify(ep(source), ep(target), CopyOptions(verify_sample=0.0))
     assert result.count_mismatches == [0] and result.sampled == 0
-    assert "db0 has 1018 keys on the source and 1017 on the target" in result.describe()
+    assert "db0:k3 (missing on the target)" in result.describe()
 
 
 def test_verification_of_large_values_in_chunks(source, target):
@@ -286,7 +286,8 @@ def test_scan_duplicates_on_an_empty_target_are_skipped(source, target):
     target.client().flushall()
     target.client().set("k0", 0)
     copier_stats = CopyStats()
-    writer = copier._Writer(Conn(ep(target)), CopyOptions(), copier_stats, None, {0: True})
+    fallback = copier.TypeAwareCopier(ep(source), ep(target), CopyOptions(), copier_stats, {0: True})
+    writer = copier._Writer(Conn(ep(target)), CopyOptions(), copier_stats, fallback, {0: True})
     batch = copier._Batch(0, [(b"k0", -1, src.dump("k0"))], time.monotonic(), 0)
     items = writer._send(batch)
     writer._finish(batch, items)

@@ -16,8 +16,9 @@ key from the outside:
   / ``PTTL -2``) is counted in ``expired_during_copy``, not an error.
 * Without ``replace`` an existing key on the target is a conflict that is reported by name (the copy
   goes on and fails at the end). When a target database was empty at the start, a key that exists
-  anyway can only be one ``SCAN`` returned twice (SCAN may, when the source's table shrinks); it is
-  counted as a duplicate and skipped.
+  anyway is either one ``SCAN`` returned twice (SCAN may, when the source's table shrinks) -- then the
+  target holds exactly the source's value and it is counted as a duplicate -- or a concurrent writer's:
+  a conflict, named, never replaced.
 * A target older than the source refuses the payload ("DUMP payload version or checksum are
   wrong"): those keys go the **type-aware** way: members are read in chunks (``GETRANGE``,
   ``LRANGE``, ``HSCAN``, ``SSCAN``, ``ZSCAN``, ``XRANGE``) and written in chunks, then the TTL is set.
@@ -235,6 +236,7 @@ class _Writer:
         db = batch.db
         ok = nbytes = 0
         redo: list[tuple[bytes, int]] = []
+        busy: list[tuple[bytes, bytes]] = []
         for k, ttl, p in items:
             r = gets()
             if r is False:
@@ -249,7 +251,7 @@ class _Writer:
             msg = str(r)
             if msg.startswith("BUSYKEY"):
                 if self.target_empty.get(db):
-                    stats.duplicates += 1
+                    busy.append((k, p))  # ours (SCAN returned it twice) or someone else's: judged below
                 else:
                     stats.conflict(db, k)
             elif VERSION_ERROR in msg or BAD_FORMAT_ERROR in msg:
@@ -262,8 +264,26 @@ class _Writer:
         stats.keys += ok
         stats.bytes += nbytes
         stats.count(db, ok)
+        if busy:
+            self._judge_busy(db, busy)
         if redo:
             self.fallback.copy_keys(db, [k for k, _ in redo])
+
+    def _judge_busy(self, db: int, busy: list[tuple[bytes, bytes]]) -> None:
+        """BUSYKEY on a target that was empty at the start: the key is the one this copy restored already when the
+        target holds exactly the source's value (DUMP payload equal, or else type, value and TTL compared), and a
+        concurrent writer's otherwise -- a conflict, named, never replaced."""
+        tgt = self.fallback.tgt
+        tgt.select(db)
+        dumps = tgt.pipeline([("DUMP", k) for k, _ in busy])
+        unsure = []
+        for (k, p), d in zip(busy, dumps, strict=True):
+            if d == p:
+                self.stats.duplicates += 1
+            else:
+                unsure.append(k)
+        if unsure:
+            self.fallback.judge_existing(db, unsure)
 
     def run(self, inq: queue.Queue, stop: threading.Event) -> None:
         pending: tuple[_Batch, list] | None = None
@@ -298,9 +318,10 @@ class _Ticker:
                         seconds=time.monotonic() - self.started)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.opts.progress_interval):
+        progress = self.opts.progress
+        while progress is not None and not self._stop.wait(self.opts.progress_interval):
             with contextlib.suppress(Exception):
-                self.opts.progress(self.snapshot())
+                progress(self.snapshot())
 
     def __enter__(self):
         if self.opts.progress is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ class CopyOptions:
     queue_depth: int = 4                  # batches waiting for the writer
     chunk: int = 1000                     # members per chunk in the type-aware path and verification
     chunk_bytes: int = 1 << 20            # string bytes per chunk
-    verify_sample: float = 0.05           # share of keys whose values are compared
+    verify_sample: float = 1.0            # share of keys whose values are compared (presence, type, TTL: all)
     ttl_tolerance_ms: int = 2000
     progress: Callable[[Progress], None] | None = None
     progress_interval: float = 10.0
@@ -66,12 +67,12 @@ class CopyStats:
     seconds: float = 0.0
     per_db: dict[int, int] = field(default_factory=dict)
 
-    def conflict(self, db: int, key: bytes) -> None:
+    def conflict(self, db: int, key: builtins.bytes) -> None:
         self.conflicts += 1
         if len(self.conflict_keys) < MAX_NAMED:
             self.conflict_keys.append(f"db{db}:{show(key)}")
 
-    def fail(self, db: int, key: bytes, why: str) -> None:
+    def fail(self, db: int, key: builtins.bytes, why: str) -> None:
         self.failed += 1
         if len(self.failed_keys) < MAX_NAMED:
             self.failed_keys.append(f"db{db}:{show(key)} ({why})")
@@ -92,9 +93,14 @@ class Mismatch:
 
 @dataclass
 class VerifyResult:
-    counts: dict[int, tuple[int, int]] = field(default_factory=dict)   # db -> (source, target)
-    count_mismatches: list[int] = field(default_factory=list)
-    sampled: int = 0
+    counts: dict[int, tuple[int, int]] = field(default_factory=dict)   # db -> (source, target) keys the scans saw
+    count_mismatches: list[int] = field(default_factory=list)         # dbs with keys missing / only on the target
+    presence_dbs: dict[int, int] = field(default_factory=dict)        # db -> keys missing or only on the target
+    sampled: int = 0                    # keys whose values were compared
+    source_keys: int = 0
+    target_keys: int = 0
+    expiring: int = 0                   # keys missing on one side because they expired meanwhile (no difference)
+    complete: bool = True               # every key's value compared (verify_sample 1.0)
     mismatches: list[Mismatch] = field(default_factory=list)
     mismatch_count: int = 0
     seconds: float = 0.0
@@ -106,12 +112,12 @@ class VerifyResult:
     def describe(self) -> str:
         bits = []
         for db in self.count_mismatches:
-            s, t = self.counts[db]
-            bits.append(f"db{db} has {s} keys on the source and {t} on the target")
+            bits.append(f"db{db}: {self.presence_dbs.get(db, 0)} keys missing on the target or only on the target")
         if self.mismatch_count:
             named = ", ".join(str(m) for m in self.mismatches)
             more = f" and {self.mismatch_count - len(self.mismatches)} more" if self.mismatch_count > len(self.mismatches) else ""
-            bits.append(f"{self.mismatch_count} of {self.sampled} sampled keys differ: {named}{more}")
+            checked = "" if self.complete else f" ({self.sampled} values compared)"
+            bits.append(f"{self.mismatch_count} of {self.source_keys} keys differ{checked}: {named}{more}")
         return "; ".join(bits) or "source and target match"
 
 
@@ -128,7 +134,8 @@ class CopyResult:
 
     @property
     def complete(self) -> bool:
-        return not self.stats.conflicts and not self.stats.failed
+        s = self.stats
+        return not s.conflicts and not s.failed and not s.stream_pending_not_copied
 
     @property
     def ok(self) -> bool:
@@ -156,6 +163,8 @@ class CopyResult:
                                      **({"source_keys": v.counts[db][0], "target_keys": v.counts[db][1]}
                                         if v and db in v.counts else {})} for db in self.dbs},
             "verify_sampled": v.sampled if v else 0,
+            "verify_complete": bool(v and v.complete),
+            "verify_expiring": v.expiring if v else 0,
             "verify_mismatches": [str(m) for m in v.mismatches] if v else [],
             "verify_seconds": round(v.seconds, 3) if v else 0.0,
             "source": self.source,

@@ -1,8 +1,10 @@
 """The type-aware path: keys whose DUMP payload the target refuses (an older RDB format) copied member by member.
 
 Members are read in chunks (``GETRANGE``, ``LRANGE``, ``HSCAN``, ``SSCAN``, ``ZSCAN``, ``XRANGE``) and written in
-chunks, then the TTL is set. Streams keep their entry IDs, last generated ID and consumer groups (name and last
-delivered ID); the pending entries lists of consumer groups cannot be rebuilt through commands and are reported.
+chunks, then the TTL is set. Streams keep their entry IDs, last generated ID, counters and consumer groups (last
+delivered ID, entries read, consumers, and pending entries with their consumer, idle time and delivery count, by
+``XCLAIM … FORCE``); a pending entry whose message was deleted cannot be rebuilt: it is counted and the copy is
+incomplete.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import hiredis
 
@@ -55,6 +58,25 @@ class TypeAwareCopier:
             if c is not None:
                 c.close()
 
+    def judge_existing(self, db: int, keys: list[bytes]) -> None:
+        """Keys found on a target that was empty at the start: a duplicate (this copy wrote it already: the target
+        holds the source's type, value and TTL) or a concurrent writer's key (a conflict, named, left alone)."""
+        from .options import VerifyResult
+        from .verify import Comparer
+
+        src, tgt = self.src, self.tgt
+        src.select(db)
+        tgt.select(db)
+        for k in keys:
+            result = VerifyResult()
+            Comparer(src, tgt, self.opts, result).compare(db, [k])
+            if result.mismatch_count:
+                self.stats.conflict(db, k)
+                log.warning("a key on the target was written by someone else during the copy",
+                            extra={"db": db, "key": show(k)})
+            else:
+                self.stats.duplicates += 1
+
     def _chunk_seen(self, n: int, string: bool = False) -> None:
         stats = self.stats
         stats.fallback_chunks += 1
@@ -87,16 +109,20 @@ class TypeAwareCopier:
             # Existing keys on the target.
             exists = tgt.pipeline([("EXISTS", k) for k, _, _ in live])
             todo = []
+            busy = []
             for (k, kind, pttl), e in zip(live, exists, strict=True):
                 if e == 1 and not self.opts.replace:
                     if self.target_empty.get(db):
-                        stats.duplicates += 1
+                        busy.append(k)
                     else:
                         stats.conflict(db, k)
                 else:
                     todo.append((k, kind, pttl, e == 1))
+            if busy:
+                self.judge_existing(db, busy)
             sizes = src.pipeline([(SIZE_CMD[kind], k) for k, kind, _, _ in todo])
-            small, large = [], []
+            small: list[tuple[bytes, str, int, bool]] = []
+            large: list[tuple[bytes, str, int, bool]] = []
             for (k, kind, pttl, existed), n in zip(todo, sizes, strict=True):
                 n = n if isinstance(n, int) else 0
                 limit = self.opts.chunk_bytes if kind == "string" else chunk
@@ -117,6 +143,7 @@ class TypeAwareCopier:
                 cmds.append(READ_ALL[kind](k))
         replies = src.pipeline(cmds)
         writes: list[tuple] = []
+        streams: list[tuple[bytes, list]] = []
         done = []
         elapsed = int((time.monotonic() - read_at) * 1000) + 1
         pos = 0
@@ -139,6 +166,8 @@ class TypeAwareCopier:
             if kind == "stream":
                 writes += [("XADD", k, eid, *fields) for eid, fields in v]
                 writes += self._stream_meta(db, k, got[1], got[2], bool(v))
+                if got[2]:
+                    streams.append((k, got[2]))
                 self._chunk_seen(len(v))
                 nbytes = sum(len(eid) + _value_bytes(f) for eid, f in v)
             else:
@@ -154,6 +183,8 @@ class TypeAwareCopier:
         for r in tgt.pipeline(writes):
             if isinstance(r, hiredis.ReplyError):
                 raise CopyError(f"type-aware write on the target failed: {r}")
+        for k, groups in streams:
+            self._copy_group_state(db, k, groups)
         stats.keys += len(done)
         stats.fallback_keys += len(done)
         stats.bytes += sum(done)
@@ -196,7 +227,7 @@ class TypeAwareCopier:
             while True:
                 cursor, part = src.call(scan, key, cursor, "COUNT", chunk)
                 if part:
-                    args = part if kind != "zset" else _swappairs(part)
+                    args = part if kind != "zset" else _swap_pairs(part)
                     write(key, add, key, *args)
                     self._chunk_seen(len(part) // (1 if kind == "set" else 2))
                     nbytes += _value_bytes(part)
@@ -262,9 +293,12 @@ class TypeAwareCopier:
             start = b"(" + entries[-1][0]
             if len(entries) < chunk:
                 break
-        for cmd in self._stream_meta(db, key, src.call("XINFO", "STREAM", key), src.call("XINFO", "GROUPS", key), bool(copied)):
+        groups = src.call("XINFO", "GROUPS", key)
+        self._drain()  # _stream_meta may ask the target its version: no write reply may be waiting before that
+        for cmd in self._stream_meta(db, key, src.call("XINFO", "STREAM", key), groups, bool(copied)):
             self._write(key, *cmd)
         self._drain()
+        self._copy_group_state(db, key, groups)
         return nbytes
 
     def _stream_meta(self, db: int, key: bytes, info: list, groups: list, has_entries: bool) -> list[tuple]:
@@ -283,16 +317,47 @@ class TypeAwareCopier:
                 cmds.append(("XSETID", key, last))
         for g in groups:
             g = pairs(g)
-            cmd = ("XGROUP", "CREATE", key, g[b"name"], g[b"last-delivered-id"])
+            cmd: tuple[Any, ...] = ("XGROUP", "CREATE", key, g[b"name"], g[b"last-delivered-id"])
             if new and g.get(b"entries-read") is not None:
                 cmd += ("ENTRIESREAD", g[b"entries-read"])
             cmds.append(cmd)
-            pending = int(g.get(b"pending") or 0)
-            if pending:
-                self.stats.stream_pending_not_copied += pending
-                log.warning("stream consumer group pending entries not copied (type-aware path)",
-                            extra={"db": db, "key": show(key), "group": show(g[b"name"]), "pending": pending})
         return cmds
+
+    def _copy_group_state(self, db: int, key: bytes, groups: list) -> None:
+        """Each consumer group's consumers and pending entries (after the groups exist on the target): consumers by
+        ``XGROUP CREATECONSUMER``, each pending entry by ``XCLAIM key group consumer 0 id IDLE idle RETRYCOUNT n FORCE
+        JUSTID`` (its consumer, idle time and delivery count as on the source). An entry that cannot be claimed (its
+        message was deleted from the stream: XCLAIM ignores it) is counted in ``stream_pending_not_copied``, which
+        makes the copy incomplete; verification compares the pending entries too."""
+        src, tgt, chunk = self.src, self.tgt, self.opts.chunk
+        for g in map(pairs, groups):
+            name = g[b"name"]
+            consumers = [pairs(c)[b"name"] for c in src.call("XINFO", "CONSUMERS", key, name)]
+            if not consumers:
+                continue
+            for r in tgt.pipeline([("XGROUP", "CREATECONSUMER", key, name, c) for c in consumers]):
+                if isinstance(r, hiredis.ReplyError):
+                    raise CopyError(f"XGROUP CREATECONSUMER on db{db}:{show(key)} failed on the target: {r}")
+            lost = 0
+            start = b"-"
+            while True:
+                part = src.call("XPENDING", key, name, start, b"+", chunk)
+                if not part:
+                    break
+                replies = tgt.pipeline([("XCLAIM", key, name, consumer, 0, eid, "IDLE", idle, "RETRYCOUNT", n,
+                                         "FORCE", "JUSTID") for eid, consumer, idle, n in part])
+                for (eid, *_), r in zip(part, replies, strict=True):
+                    if isinstance(r, hiredis.ReplyError):
+                        raise CopyError(f"XCLAIM on db{db}:{show(key)} failed on the target: {r}")
+                    if r != [eid]:
+                        lost += 1
+                if len(part) < chunk:
+                    break
+                start = b"(" + part[-1][0]
+            if lost:
+                self.stats.stream_pending_not_copied += lost
+                log.warning("stream pending entries whose messages were deleted cannot be reproduced (type-aware path)",
+                            extra={"db": db, "key": show(key), "group": show(name), "pending_not_copied": lost})
 
 
 SIZE_CMD = {"string": "STRLEN", "list": "LLEN", "set": "SCARD", "zset": "ZCARD", "hash": "HLEN", "stream": "XLEN"}
@@ -305,7 +370,7 @@ READ_ALL: dict[str, Callable[[bytes], tuple]] = {
 }
 
 
-def _swappairs(flat: list) -> list:
+def _swap_pairs(flat: list) -> list:
     """[member, score, ...] → [score, member, ...] (ZSCAN / ZRANGE WITHSCORES → ZADD)."""
     out = [b""] * len(flat)
     out[0::2] = flat[1::2]
@@ -313,11 +378,11 @@ def _swappairs(flat: list) -> list:
     return out
 
 
-_WRITE: dict[str, Callable[[bytes, object], tuple]] = {
+_WRITE: dict[str, Callable[[bytes, Any], tuple]] = {
     "string": lambda k, v: ("SET", k, v),
     "list": lambda k, v: ("RPUSH", k, *v),
     "set": lambda k, v: ("SADD", k, *v),
-    "zset": lambda k, v: ("ZADD", k, *_swappairs(v)),
+    "zset": lambda k, v: ("ZADD", k, *_swap_pairs(v)),
     "hash": lambda k, v: ("HSET", k, *v),
 }
 

@@ -1,17 +1,28 @@
-"""Is the target the source's copy? Key counts per database and a sampled, per-type comparison of values.
+"""Is the target the source's copy? Every key, both ways: presence, type, TTL and value.
 
-Key counts come from ``DBSIZE`` (when they differ, an exact count of live keys by ``SCAN`` on both sides); a
-share of keys is compared: type, TTL within a tolerance, and the value per type (strings byte for byte, lists in
-order, hashes and sets as maps and sets, sorted sets member by member with their scores, streams entry by entry
-plus their last ID and groups). Large values are compared in chunks.
+Complete by default (``opts.verify_sample`` = 1.0; a share below 1 compares the values of that share only, presence,
+type and TTL of every key are always checked):
+
+* **every source key** (SCAN on the source): on the target with the same type, a TTL within the tolerance, and the
+  same value. Values are compared by ``DUMP`` payloads first (one bulk string a side, cheap to read); payloads that
+  differ (another RDB version, another encoding, a hash table iterated in another order) are compared per type:
+  strings byte for byte, lists in order, hashes and sets as maps and sets, sorted sets member by member with their
+  scores, streams entry by entry plus their last ID, counters, consumer groups (last delivered ID, entries read),
+  consumers and pending entries (ID, consumer, delivery count). Values above ``chunk`` members / ``chunk_bytes``
+  bytes are compared in chunks, never whole, and never DUMPed.
+* **every target key** (SCAN on the target) exists on the source: a key only on the target is named.
+* **expiry does not fool the verdict**: a key missing on the target whose source copy expires within the tolerance
+  (or has expired) is no difference; nor is a key on the target, about to expire, whose source copy has expired.
+  Key counts are what the scans saw, for the report; they are not compared (``DBSIZE`` counts expired keys not yet
+  reclaimed, and a copy's keys expire a few milliseconds before their source's).
+
+The report names what differs (key names and what kind of difference; never a value).
 """
 
 from __future__ import annotations
 
 import random
-import threading
 import time
-from collections.abc import Callable
 
 import hiredis
 
@@ -21,43 +32,45 @@ from .resp import Conn, encode, keyspace, pairs, scan_keys
 from .typed import READ_ALL, SIZE_CMD, TYPES
 from .urls import Endpoint
 
-__all__ = ["verify"]
+__all__ = ["Comparer", "rdb_version", "stream_state_differs", "verify"]
 
 
-def _live_count(ep: Endpoint, db: int) -> int:
-    conn = Conn(ep)
-    try:
-        conn.select(db)
-        return sum(len(k) for k in scan_keys(conn))
-    finally:
-        conn.close()
+def rdb_version(payload: bytes) -> int | None:
+    """The RDB version a ``DUMP`` payload was written with (the two bytes before its CRC64), or None."""
+    return int.from_bytes(payload[-10:-8], "little") if isinstance(payload, bytes) and len(payload) >= 10 else None
 
 
-def _in_parallel(*fns: Callable[[], object]) -> list:
-    out: list = [None] * len(fns)
-    errs: list[BaseException] = []
+class Comparer:
+    """Compares keys of one database on two connections (each already SELECTed) and records what differs."""
 
-    def run(i: int, fn) -> None:
-        try:
-            out[i] = fn()
-        except BaseException as exc:
-            errs.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i, fn), daemon=True) for i, fn in enumerate(fns)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errs:
-        raise errs[0]
-    return out
-
-
-class _Comparer:
     def __init__(self, src: Conn, tgt: Conn, opts: CopyOptions, result: VerifyResult):
         self.src, self.tgt, self.opts, self.result = src, tgt, opts, result
+        self.same_rdb: bool | None = None   # learnt from the first pair of DUMP payloads
+        self._volatile: set[bytes] = set()  # keys of the batch being compared that have a TTL
+        self._suspects: list[tuple[bytes, str]] = []
+
+    def differs(self, db: int, key: bytes, reason: str) -> None:
+        """A value difference: final for a key without a TTL; for one with a TTL, only if the key is still there
+        on both sides once the batch is compared (a key expiring between two reads is read as "gone" on one side)."""
+        if key in self._volatile:
+            self._suspects.append((key, reason))
+        else:
+            self.mismatch(db, key, reason)
+
+    def _settle(self, db: int) -> None:
+        suspects, self._suspects = self._suspects, []
+        if not suspects:
+            return
+        s, t = self.both([("EXISTS", k) for k, _ in suspects])
+        for (k, reason), a, b in zip(suspects, s, t, strict=True):
+            if a == 1 and b == 1:
+                self.mismatch(db, k, reason)
+            else:
+                self.result.expiring += 1
 
     def mismatch(self, db: int, key: bytes, reason: str) -> None:
+        if reason in ("missing on the target", "only on the target"):
+            self.result.presence_dbs[db] = self.result.presence_dbs.get(db, 0) + 1
         self.result.mismatch_count += 1
         if len(self.result.mismatches) < MAX_NAMED:
             self.result.mismatches.append(Mismatch(db, show(key), reason))
@@ -71,66 +84,114 @@ class _Comparer:
         self.tgt.send(data)
         return [self.src.get() for _ in cmds], [self.tgt.get() for _ in cmds]
 
-    def compare(self, db: int, keys: list[bytes]) -> None:
+    def compare(self, db: int, keys: list[bytes], values: bool = True) -> None:
+        """Presence, type, TTL (and, with ``values``, the value) of source keys ``keys`` on the target."""
         tol = self.opts.ttl_tolerance_ms
         s, t = self.both([c for k in keys for c in (("TYPE", k), ("PTTL", k))])
         todo = []
+        self._volatile = set()
         for i, k in enumerate(keys):
-            stype, ttype = s[2 * i].decode(), t[2 * i].decode()
+            stype, ttype = _text(s[2 * i]), _text(t[2 * i])
             sttl, tttl = s[2 * i + 1], t[2 * i + 1]
+            if sttl == -2:
+                stype = "none"  # expired between TYPE and PTTL
+            if tttl == -2:
+                ttype = "none"
+            if sttl >= 0:
+                self._volatile.add(k)
             if stype == "none":
                 continue  # expired (or deleted) on the source since it was listed
+            self.result.source_keys += 1
             if ttype == "none":
                 if 0 <= sttl <= tol:
-                    continue  # expiring right now on both sides
+                    self.result.expiring += 1  # the copy expired first (its TTL was cut by its time in transit)
+                    continue
                 self.mismatch(db, k, "missing on the target")
                 continue
             if stype != ttype:
-                self.mismatch(db, k, f"type {stype} on the source, {ttype} on the target")
+                self.differs(db, k, f"type {stype} on the source, {ttype} on the target")
                 continue
             if (sttl == -1) != (tttl == -1):
-                self.mismatch(db, k, f"TTL {sttl} ms on the source, {tttl} ms on the target")
+                self.mismatch(db, k, f"TTL {_ttl(sttl)} on the source, {_ttl(tttl)} on the target")
                 continue
             if sttl >= 0 and abs(sttl - tttl) > tol:
                 self.mismatch(db, k, f"TTL {sttl} ms on the source, {tttl} ms on the target (tolerance {tol} ms)")
                 continue
-            todo.append((k, stype))
+            if values:
+                todo.append((k, stype))
         if not todo:
             return
+        self.result.sampled += len(todo)
         sizes_s, sizes_t = self.both([(SIZE_CMD.get(kind, "EXISTS"), k) for k, kind in todo])
-        small, large = [], []
+        small: list[tuple[bytes, str]] = []
+        large: list[tuple[bytes, str]] = []
         for (k, kind), a, b in zip(todo, sizes_s, sizes_t, strict=True):
             if kind not in TYPES:
-                small.append((k, kind))  # module types: DUMP payloads compared
+                small.append((k, kind))  # module types: DUMP payloads only
                 continue
             if a != b:
                 unit = "bytes" if kind == "string" else "members"
-                self.mismatch(db, k, f"{kind} of {a} {unit} on the source, {b} on the target")
+                self.differs(db, k, f"{kind} of {a} {unit} on the source, {b} on the target")
                 continue
             limit = self.opts.chunk_bytes if kind == "string" else self.opts.chunk
             (large if isinstance(a, int) and a > limit else small).append((k, kind))
         if small:
-            cmds: list[tuple] = []
-            for k, kind in small:
-                if kind == "stream":
-                    cmds += [("XRANGE", k, "-", "+"), ("XINFO", "STREAM", k), ("XINFO", "GROUPS", k)]
-                else:
-                    cmds.append(READ_ALL[kind](k) if kind in READ_ALL else ("DUMP", k))
-            vs, vt = self.both(cmds)
-            pos = 0
-            for k, kind in small:
-                if kind == "stream":
-                    reason = _stream_differs(vs[pos:pos + 3], vt[pos:pos + 3])
-                    pos += 3
-                else:
-                    reason = None if _same_value(kind, vs[pos], vt[pos]) else f"{kind} values differ"
-                    pos += 1
-                if reason:
-                    self.mismatch(db, k, reason)
+            self._compare_small(db, small)
         for k, kind in large:
             reason = self._compare_large(k, kind)
             if reason:
-                self.mismatch(db, k, reason)
+                self.differs(db, k, reason)
+        self._settle(db)
+
+    def _compare_small(self, db: int, keys: list[tuple[bytes, str]]) -> None:
+        """DUMP payloads first (equal bytes: equal values, metadata included); what differs, per type."""
+        typed = keys
+        if self.same_rdb is not False:
+            ds, dt = self.both([("DUMP", k) for k, _ in keys])
+            typed = []
+            for (k, kind), a, b in zip(keys, ds, dt, strict=True):
+                if a is None or b is None:
+                    if not (a is None and b is None):
+                        self.differs(db, k, "missing on the " + ("target" if b is None else "source"))
+                    continue  # gone on both sides since TYPE: expired
+                if a == b:
+                    continue
+                if self.same_rdb is None:
+                    self.same_rdb = rdb_version(a) == rdb_version(b)
+                if kind not in TYPES:
+                    self.differs(db, k, f"{kind} values differ (DUMP payloads)")
+                else:
+                    typed.append((k, kind))
+        if not typed:
+            return
+        cmds: list[tuple] = []
+        for k, kind in typed:
+            cmds += [("XRANGE", k, "-", "+")] if kind == "stream" else [READ_ALL[kind](k)] if kind in READ_ALL \
+                else [("DUMP", k)]
+        vs, vt = self.both(cmds)
+        for (k, kind), a, b in zip(typed, vs, vt, strict=True):
+            if kind == "stream":
+                reason = "stream entries differ" if a != b else stream_state_differs(self.src, self.tgt, k,
+                                                                                       self.opts.chunk)
+            else:
+                reason = None if _same_value(kind, a, b) else f"{kind} values differ"
+            if reason:
+                self.differs(db, k, reason)
+
+    def target_only(self, db: int, keys: list[bytes]) -> None:
+        """Target keys ``keys`` that the source does not have (not counting copies about to expire)."""
+        tol = self.opts.ttl_tolerance_ms
+        s, t = self.both([c for k in keys for c in (("EXISTS", k), ("PTTL", k))])
+        for i, k in enumerate(keys):
+            if t[2 * i] == 0 or t[2 * i + 1] == -2:
+                continue  # expired on the target since it was listed
+            self.result.target_keys += 1
+            if s[2 * i] == 1:
+                continue
+            if 0 <= t[2 * i + 1] <= tol:
+                self.result.expiring += 1  # its source copy has expired; the copy follows within the tolerance
+                continue
+            self.mismatch(db, k, "only on the target")
 
     def _compare_large(self, key: bytes, kind: str) -> str | None:
         src, tgt, chunk = self.src, self.tgt, self.opts.chunk
@@ -154,7 +215,7 @@ class _Comparer:
                 i += chunk
         if kind in ("hash", "set", "zset"):
             scan, probe = {"hash": ("HSCAN", "HMGET"), "set": ("SSCAN", "SMISMEMBER"), "zset": ("ZSCAN", "ZMSCORE")}[kind]
-            cursor = b"0"
+            cursor: bytes | None = b"0"
             sent: list | None = None  # the chunk whose probe is in flight on the target
             sent_part: list = []
             reason = None
@@ -187,9 +248,16 @@ class _Comparer:
                 if len(a[0]) < chunk:
                     break
                 start = b"(" + a[0][-1][0]
-            a, b = self.both([("XINFO", "STREAM", key), ("XINFO", "GROUPS", key)])
-            return _stream_differs([[], *a], [[], *b])
+            return stream_state_differs(src, tgt, key, chunk)
         return None
+
+
+def _text(r) -> str:
+    return r.decode() if isinstance(r, bytes) else "none"
+
+
+def _ttl(ms: int) -> str:
+    return "none" if ms == -1 else f"{ms} ms"
 
 
 def _probe_differs(kind: str, part: list, got: list) -> str | None:
@@ -202,24 +270,63 @@ def _probe_differs(kind: str, part: list, got: list) -> str | None:
     return None
 
 
-def _stream_differs(a: list, b: list) -> str | None:
-    """``a``/``b``: replies of XRANGE - +, XINFO STREAM, XINFO GROUPS on each side."""
-    if any(isinstance(x, hiredis.ReplyError) for x in (*a, *b)):
+_STREAM_FIELDS = (b"last-generated-id", b"entries-added", b"max-deleted-entry-id")
+
+
+def stream_groups(conn: Conn, key: bytes, chunk: int = 1000) -> dict | None:
+    """A stream's counters and consumer groups as comparable data: ``{"stream": {...}, "groups": {name: {...}}}``
+    with each group's last delivered ID, entries read, consumers (name → pending) and pending entries
+    (ID → (consumer, delivery count)); None when the key is gone or is not a stream."""
+    info = conn.pipeline([("XINFO", "STREAM", key), ("XINFO", "GROUPS", key)])
+    if any(isinstance(r, hiredis.ReplyError) for r in info):
+        return None
+    stream = {f: v for f, v in pairs(info[0]).items() if f in _STREAM_FIELDS}
+    groups: dict = {}
+    for g in map(pairs, info[1]):
+        name = g[b"name"]
+        consumers = {c[b"name"]: c[b"pending"] for c in map(pairs, conn.call("XINFO", "CONSUMERS", key, name))}
+        pel: dict = {}
+        start = b"-"
+        while True:
+            part = conn.call("XPENDING", key, name, start, b"+", chunk)
+            for eid, consumer, _idle, deliveries in part:
+                pel[eid] = (consumer, deliveries)
+            if len(part) < chunk:
+                break
+            start = b"(" + part[-1][0]
+        groups[name] = {"last-delivered-id": g[b"last-delivered-id"], "entries-read": g.get(b"entries-read"),
+                        "pending": g[b"pending"], "consumers": consumers, "pel": pel}
+    return {"stream": stream, "groups": groups}
+
+
+def stream_state_differs(src: Conn, tgt: Conn, key: bytes, chunk: int = 1000) -> str | None:
+    """What differs between two streams' counters, groups, consumers and pending entries (entries aside)."""
+    a, b = stream_groups(src, key, chunk), stream_groups(tgt, key, chunk)
+    if a is None or b is None:
         return "stream could not be read on both sides"
-    if a[0] != b[0]:
-        return "stream entries differ"
-    if pairs(a[1]).get(b"last-generated-id") != pairs(b[1]).get(b"last-generated-id"):
-        return "stream last generated ID differs"
-
-    def groups(reply: list) -> list:
-        return sorted((g[b"name"], g[b"last-delivered-id"]) for g in map(pairs, reply))
-
-    if groups(a[2]) != groups(b[2]):
-        return "stream consumer groups differ"
+    for f in _STREAM_FIELDS:
+        if f in a["stream"] and f in b["stream"] and a["stream"][f] != b["stream"][f]:
+            return f"stream {f.decode()} differs"
+    ga, gb = a["groups"], b["groups"]
+    if set(ga) != set(gb):
+        return f"stream consumer groups differ ({len(ga)} on the source, {len(gb)} on the target)"
+    for name in sorted(ga):
+        x, y = ga[name], gb[name]
+        for field in ("last-delivered-id", "entries-read"):
+            if x[field] != y[field]:
+                return f"stream group {show(name)}: {field} differs"
+        if set(x["consumers"]) != set(y["consumers"]):
+            return f"stream group {show(name)}: consumers differ"
+        if x["pel"] != y["pel"]:
+            missing = len(set(x["pel"]) - set(y["pel"]))
+            return (f"stream group {show(name)}: pending entries differ ({x['pending']} on the source, "
+                    f"{y['pending']} on the target, {missing} missing)")
     return None
 
 
 def _same_value(kind: str, a, b) -> bool:
+    if isinstance(a, hiredis.ReplyError) or isinstance(b, hiredis.ReplyError):
+        return False
     if kind in ("string", "list"):
         return a == b
     if kind == "set":
@@ -235,48 +342,38 @@ def _same_value(kind: str, a, b) -> bool:
 
 def verify(source: Endpoint, target: Endpoint, opts: CopyOptions | None = None, dbs: list[int] | None = None,
            rng: random.Random | None = None) -> VerifyResult:
-    """Key counts per database and a sampled, per-type comparison of ``opts.verify_sample`` of the keys."""
+    """Every key both ways: see the module docstring. ``opts.verify_sample`` below 1 compares the values of that
+    share of keys only (presence, type and TTL of every key are checked whatever the share)."""
     opts = opts or CopyOptions()
     rng = rng or random.Random()
     result = VerifyResult()
     started = time.monotonic()
     src, tgt = Conn(source), Conn(target)
+    share = max(0.0, min(1.0, opts.verify_sample))
+    result.complete = share >= 1
     try:
         src_ks, tgt_ks = keyspace(src), keyspace(tgt)
         if dbs is None:
             dbs = sorted({db for db, (n, _) in src_ks.items() if n} | {db for db, (n, _) in tgt_ks.items() if n})
             if opts.dbs is not None:
                 dbs = sorted(set(opts.dbs))
+        comparer = Comparer(src, tgt, opts, result)
         for db in dbs:
             src.select(db)
             tgt.select(db)
-            a, b = src.call("DBSIZE"), tgt.call("DBSIZE")
-            tries = 0
-            while a != b and tries < 3:
-                # DBSIZE counts keys that have expired but are not reclaimed yet: count live keys exactly.
-                a, b = _in_parallel(lambda db=db: _live_count(source, db), lambda db=db: _live_count(target, db))
-                tries += 1
-                if a != b:
-                    time.sleep(0.2)
-            result.counts[db] = (a, b)
-            if a != b:
+            before = (result.source_keys, result.target_keys)
+            for keys in scan_keys(src, 1000):
+                if share >= 1:
+                    comparer.compare(db, keys)
+                else:
+                    picked = {k for k in keys if rng.random() < share}
+                    comparer.compare(db, [k for k in keys if k in picked])
+                    comparer.compare(db, [k for k in keys if k not in picked], values=False)
+            for keys in scan_keys(tgt, 1000):
+                comparer.target_only(db, keys)
+            result.counts[db] = (result.source_keys - before[0], result.target_keys - before[1])
+            if result.presence_dbs.get(db):
                 result.count_mismatches.append(db)
-        share = max(0.0, min(1.0, opts.verify_sample))
-        if share > 0:
-            comparer = _Comparer(src, tgt, opts, result)
-            for db in dbs:
-                src.select(db)
-                tgt.select(db)
-                picked: list[bytes] = []
-                for keys in scan_keys(src, 1000):
-                    picked += keys if share >= 1 else [k for k in keys if rng.random() < share]
-                    while len(picked) >= 200:
-                        comparer.compare(db, picked[:200])
-                        result.sampled += 200
-                        picked = picked[200:]
-                if picked:
-                    comparer.compare(db, picked)
-                    result.sampled += len(picked)
     finally:
         src.close()
         tgt.close()

@@ -10,12 +10,13 @@ or JSON with a ``url`` field). URLs are printed and logged only with their passw
 
 Every logical database the source uses is copied to the same number on the target with SCAN +
 DUMP/PTTL + RESTORE (see :mod:`heroku2aws.redis.copy`), keys RESTORE refuses are copied type by
-type, and the copy is verified: key counts per database plus a sampled value comparison.
+type, and the copy is verified completely: every key both ways, its type, TTL and value (see
+:mod:`heroku2aws.redis.verify`; keys expiring meanwhile are no difference).
 
 Options (environment defaults in brackets, for the task definition):
   --replace                 overwrite keys that exist on the target [REDIS_REPLACE=true]
   --insecure-skip-verify    do not verify TLS certificates (Heroku Redis is self-signed) [REDIS_TLS_VERIFY=false]
-  --verify-sample SHARE     share of keys compared value by value, 0..1 [REDIS_VERIFY_SAMPLE, 0.05]
+  --verify-sample SHARE     share of keys compared value by value, 0..1 [REDIS_VERIFY_SAMPLE, 1 = all]
   --db N                    copy only database N (repeatable) [REDIS_DBS=0,1]
   --json                    print one JSON object as the last line of stdout
 
@@ -80,8 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--insecure-skip-verify", action="store_true",
                    default=not _env_flag("REDIS_TLS_VERIFY", True),
                    help="rediss://: do not verify server certificates (Heroku Redis's are self-signed)")
-    p.add_argument("--verify-sample", type=_share, default=_share(os.environ.get("REDIS_VERIFY_SAMPLE", "0.05")),
-                   metavar="SHARE", help="share of keys compared value by value (default 0.05; 0 = counts only)")
+    p.add_argument("--verify-sample", type=_share, default=_share(os.environ.get("REDIS_VERIFY_SAMPLE", "1")),
+                   metavar="SHARE", help="share of keys compared value by value (default 1: every key; presence, "
+                                         "type and TTL of every key are checked whatever the share)")
     p.add_argument("--ttl-tolerance-ms", type=int, default=2000, help="TTL difference accepted by verification")
     p.add_argument("--db", type=int, action="append", dest="dbs", metavar="N",
                    help="copy only database N (repeatable; default: every database the source uses)")
@@ -186,8 +188,13 @@ def main(argv: list[str] | None = None) -> int:
         problems = []
         s = result.stats
         if s.conflicts:
-            problems.append(f"{s.conflicts} keys already exist on the target (use --replace to overwrite): "
+            problems.append(f"{s.conflicts} keys already exist on the target with other values than the source's "
+                            "(there before the copy, or written by someone else during it; use --replace to "
+                            "overwrite): "
                             + ", ".join(s.conflict_keys) + (" ..." if s.conflicts > len(s.conflict_keys) else ""))
+        if s.stream_pending_not_copied:
+            problems.append(f"{s.stream_pending_not_copied} pending entries of stream consumer groups could not be "
+                            "reproduced on the target (their messages were deleted from the stream)")
         if s.failed:
             problems.append(f"{s.failed} keys could not be copied: " + ", ".join(s.failed_keys)
                             + (" ..." if s.failed > len(s.failed_keys) else ""))
@@ -197,7 +204,9 @@ def main(argv: list[str] | None = None) -> int:
         line = (f"redis-copy: {s.keys:,} keys ({human_bytes(s.bytes)}) in {s.seconds:.1f}s, {rate:,.0f} keys/s; "
                 f"{s.fallback_keys:,} type-aware, {s.expired_during_copy:,} expired during the copy; "
                 f"databases {', '.join(map(str, result.dbs)) or 'none'}; "
-                f"verified {result.verify.sampled if result.verify else 0:,} sampled keys")
+                f"verified {result.verify.sampled if result.verify else 0:,} values"
+                f"{' (every key)' if result.verify and result.verify.complete else ' (a sample)'}"
+                f" in {result.verify.seconds if result.verify else 0:.1f}s")
         print(line, file=sys.stderr)
         if problems:
             for msg in problems:
