@@ -1,7 +1,9 @@
-# The image the workflow's ECS tasks run:
+# The image the workflow's ECS tasks run (template.yaml: DumpRestoreTaskDefinition, RedisRestoreTaskDefinition):
 #   python -m heroku2aws.tasks.pg_dump_restore   (pg_dump -Fd -j N | pg_restore -j N)
-#   python -m heroku2aws.postgres.verify_cli     (pg-verify, for databases too big for a Lambda's 15 minutes)
 #   python -m heroku2aws.tasks.redis_restore
+# It also carries pg-verify (python -m heroku2aws.postgres.verify_cli) for a person to run by hand against a
+# database too big for the verify function's 15 minutes (docker run, or a RunTask of DumpRestoreTaskDefinition
+# with a command override): the workflow defines no task of its own for it.
 #
 # Build from the repository root with `make image` (builds, then pushes to the stack's ECR repository), or:
 #   docker build -f docker/task.Dockerfile -t heroku2aws-task .

@@ -235,7 +235,8 @@ def check_task(path: str, state: dict, file: str, lambda_errors: set[str], model
 
 
 def _check_hosted_zone(path: str, args: dict, file: str, models_strip_zone: bool) -> list[Finding]:
-    """Step Functions' SDK does not strip ``/hostedzone/`` (DESIGN; boto3 does): the id must arrive bare."""
+    """Step Functions' SDK does not strip ``/hostedzone/`` (boto3 does; see ``heroku2aws.contracts.input.Dns``): the id
+    must arrive bare."""
     zone = next((v for k, v in args.items() if k.lower() == "hostedzoneid"), None)
     src = rules.botocore_source("route53") + " (HostedZoneId: ResourceId, max 32)"
     if isinstance(zone, str) and not is_jsonata(zone) and zone.startswith("/hostedzone/"):

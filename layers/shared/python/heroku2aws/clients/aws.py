@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:  # boto3 is imported on first use: the command-line tools that never call AWS do not pay for it
     from botocore.exceptions import ClientError
 
-__all__ = ["NOT_FOUND", "RETRYING", "client", "error_code", "is_not_found", "request_token"]
-
-#: botocore's standard retry mode (throttling and transient errors, with backoff), 5 attempts: for the
-#: steps that must not fail on one throttled call (health gate, compensations).
-RETRYING = {"mode": "standard", "max_attempts": 5}
+__all__ = ["NOT_FOUND", "client", "error_code", "is_not_found", "request_token"]
 
 #: The error codes with which AWS says "there is no such thing" (gone is done, for a compensation).
 NOT_FOUND = frozenset({"ResourceNotFoundException", "ResourceNotFoundFault", "ServiceNotFoundException",
@@ -25,13 +21,15 @@ NOT_FOUND = frozenset({"ResourceNotFoundException", "ResourceNotFoundFault", "Se
 
 
 def client(service: str, *, retrying: bool = False, **kwargs: Any) -> Any:
-    """A boto3 client; ``retrying``: with :data:`RETRYING`."""
+    """A boto3 client; ``retrying``: in botocore's standard retry mode (throttling and transient errors, with
+    backoff), 5 attempts, for the steps that must not fail on one throttled call (health gate, compensations)."""
     import boto3
     from botocore.config import Config
 
     if retrying:
-        kwargs.setdefault("config", Config(retries=RETRYING))
-    return boto3.client(service, **kwargs)
+        kwargs.setdefault("config", Config(retries={"mode": "standard", "max_attempts": 5}))
+    make: Any = cast(Any, boto3.client)  # the service is a run-time string: none of boto3's per-service overloads
+    return make(service, **kwargs)
 
 
 def error_code(exc: ClientError) -> str:

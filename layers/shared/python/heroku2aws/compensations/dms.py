@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from ..clients.aws import client
@@ -25,27 +26,26 @@ def undo_dms(item: Dms, cfg: dict[str, Any], progress: Progress) -> None:
         elif status in {"stopping", "deleting", "creating", "modifying", "moving"}:
             progress.wait(f"DMS task {ident} {status}")
         else:
-            ignore_gone(lambda t=task: dms.delete_replication_task(ReplicationTaskArn=t["ReplicationTaskArn"]))
+            ignore_gone(partial(dms.delete_replication_task, ReplicationTaskArn=task["ReplicationTaskArn"]))
             progress.did(f"deleting DMS task {ident}")
             progress.wait(f"DMS task {ident} deleting")
     if progress.pending:
         return
     for side in ("source", "target"):
         endpoint_id = names.dms_endpoint_id(item.app, side)
-        found = describe_or_none(lambda e=endpoint_id: dms.describe_endpoints(
-            Filters=[{"Name": "endpoint-id", "Values": [e]}]).get("Endpoints", []))
+        found = describe_or_none(partial(_listed, dms.describe_endpoints, "Endpoints", "endpoint-id", endpoint_id))
         for endpoint in found:
             if endpoint.get("Status") == "deleting":
                 progress.wait(f"DMS endpoint {endpoint_id} deleting")
                 continue
-            ignore_gone(lambda e=endpoint: dms.delete_endpoint(EndpointArn=e["EndpointArn"]))
+            ignore_gone(partial(dms.delete_endpoint, EndpointArn=endpoint["EndpointArn"]))
             progress.did(f"deleted DMS endpoint {endpoint_id}")
     instances = describe_or_none(lambda: dms.describe_replication_instances(
         Filters=[{"Name": "replication-instance-id", "Values": [ident]}]).get("ReplicationInstances", []))
     for instance in instances:
         if instance.get("ReplicationInstanceStatus") != "deleting":
-            ignore_gone(lambda i=instance: dms.delete_replication_instance(
-                ReplicationInstanceArn=i["ReplicationInstanceArn"]))
+            ignore_gone(partial(dms.delete_replication_instance,
+                                ReplicationInstanceArn=instance["ReplicationInstanceArn"]))
             progress.did(f"deleting DMS instance {ident}")
         progress.wait(f"DMS instance {ident} deleting")
     if instances:
@@ -55,3 +55,8 @@ def undo_dms(item: Dms, cfg: dict[str, Any], progress: Progress) -> None:
     for _group in groups:
         ignore_gone(lambda: dms.delete_replication_subnet_group(ReplicationSubnetGroupIdentifier=ident))
         progress.did(f"deleted DMS subnet group {ident}")
+
+
+def _listed(describe: Any, key: str, filter_name: str, ident: str) -> list[Any]:
+    """What a DMS Describe* call lists under ``key`` for one identifier."""
+    return list(describe(Filters=[{"Name": filter_name, "Values": [ident]}]).get(key, []))

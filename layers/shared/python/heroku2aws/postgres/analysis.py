@@ -37,6 +37,7 @@ from heroku2aws.postgres.common import (
     DatabaseError,
     connect,
     internal_schema_filter,
+    one,
     qualified,
     resolve_url,
 )
@@ -64,6 +65,9 @@ RDS_PG15_EXTENSIONS: frozenset[str] = frozenset({
 })
 
 
+PartitionStrategy = Literal["range", "list", "hash", "unknown"]
+ReplicaIdentity = Literal["default", "nothing", "full", "index"]
+
 class TableInfo(BaseModel):
     name: str  # schema.table
     schema_name: str
@@ -74,9 +78,9 @@ class TableInfo(BaseModel):
     size_bytes: int  # with indexes and TOAST; a partitioned table: the sum of its leaves
     has_primary_key: bool
     has_unique_not_null: bool  # a unique, non-partial, NOT NULL index DMS could use instead
-    replica_identity: Literal["default", "nothing", "full", "index"]
+    replica_identity: ReplicaIdentity
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented way: mypy rejects a decorated property
     @property
     def has_key(self) -> bool:
         return self.has_primary_key or self.has_unique_not_null
@@ -99,7 +103,7 @@ class SequenceInfo(BaseModel):
 
 class PartitionedTableInfo(BaseModel):
     name: str
-    strategy: Literal["range", "list", "hash", "unknown"]
+    strategy: PartitionStrategy
     partitions: list[str]  # leaf partitions, at any depth: where the rows are
     intermediate: list[str] = []  # sub-partitioned partitions (hold no rows themselves)
 
@@ -111,12 +115,12 @@ class ReplicationInfo(BaseModel):
     superuser: bool
     wal_level: str
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented way: mypy rejects a decorated property
     @property
     def can_replicate(self) -> bool:
         return self.rolreplication or self.rds_replication or self.superuser
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented way: mypy rejects a decorated property
     @property
     def cdc_possible(self) -> bool:
         """Logical replication (hence DMS CDC) is possible: the privilege and wal_level=logical."""
@@ -129,7 +133,7 @@ class ConnectionInfo(BaseModel):
     in_use: int  # client backends now
     role_limit: int | None  # the role's CONNECTION LIMIT (None: unlimited)
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented way: mypy rejects a decorated property
     @property
     def available(self) -> int:
         free = self.max_connections - self.reserved - self.in_use
@@ -237,18 +241,19 @@ SELECT current_user::text, r.rolreplication, r.rolsuper,
   FROM pg_catalog.pg_roles r WHERE r.rolname = current_user
 """
 
-_STRATEGY = {"RANGE": "range", "LIST": "list", "HASH": "hash"}
+_STRATEGY: dict[str, PartitionStrategy] = {"RANGE": "range", "LIST": "list", "HASH": "hash"}
+_REPLICA_IDENTITY: dict[str, ReplicaIdentity] = {"d": "default", "n": "nothing", "f": "full", "i": "index"}
 
 
 def analyze_connection(conn: psycopg.Connection) -> PostgresAnalysis:
     """The analysis over an open connection (see ``analyze``)."""
     app = internal_schema_filter()
-    version = str(conn.execute("SELECT pg_catalog.current_setting('server_version')").fetchone()[0])  # type: ignore[index]
+    version = str(one(conn, "SELECT pg_catalog.current_setting('server_version')")[0])
     version_num = conn.info.server_version
-    db, size, encoding = conn.execute(
-        "SELECT current_database(), pg_catalog.pg_database_size(current_database()), "
+    db, size, encoding = one(
+        conn, "SELECT current_database(), pg_catalog.pg_database_size(current_database()), "
         "pg_catalog.pg_encoding_to_char(d.encoding) FROM pg_catalog.pg_database d "
-        "WHERE d.datname = current_database()").fetchone()  # type: ignore[misc]
+        "WHERE d.datname = current_database()")
     schemas = [r[0] for r in conn.execute(sql.SQL(
         "SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE {app} "
         "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = "
@@ -273,7 +278,7 @@ def analyze_connection(conn: psycopg.Connection) -> PostgresAnalysis:
             inner = [qualified(r[3], r[4]) for r in tree if not r[1]]
             sub_partitioned.update(inner)
             strategy = _STRATEGY.get((partkey or "").split(" ", 1)[0].upper(), "unknown")
-            partitioned.append(PartitionedTableInfo(name=name, strategy=strategy, partitions=leaves,  # type: ignore[arg-type]
+            partitioned.append(PartitionedTableInfo(name=name, strategy=strategy, partitions=leaves,
                                                     intermediate=inner))
         elif has_children and not is_part:
             inheritance_parents.append(name)
@@ -282,7 +287,7 @@ def analyze_connection(conn: psycopg.Connection) -> PostgresAnalysis:
             kind="partitioned" if kind == "p" else ("partition" if is_part else "table"),
             parent=parent if is_part else None, rows_estimate=reltuples, size_bytes=int(total or 0),
             has_primary_key=bool(has_pk), has_unique_not_null=bool(has_unn),
-            replica_identity={"d": "default", "n": "nothing", "f": "full", "i": "index"}.get(ident, "default"),  # type: ignore[arg-type]
+            replica_identity=_REPLICA_IDENTITY.get(ident, "default"),
         ))
     # A partitioned table stores nothing itself: its size and rows are its leaves'.
     by_name = {t.name: t for t in tables}
@@ -313,15 +318,15 @@ def analyze_connection(conn: psycopg.Connection) -> PostgresAnalysis:
     sequences = [SequenceInfo(name=qualified(s, n), owner_role=o, data_type=dt,
                               last_value=int(lv) if lv is not None else None, owned_by=ob)
                  for s, n, o, dt, lv, ob in conn.execute(sql.SQL(_SEQUENCES).format(app=app)).fetchall()]
-    large_objects = int(conn.execute("SELECT count(*) FROM pg_catalog.pg_largeobject_metadata").fetchone()[0])  # type: ignore[index]
+    large_objects = int(one(conn, "SELECT count(*) FROM pg_catalog.pg_largeobject_metadata")[0])
 
-    role, rolrepl, rolsuper, rds_repl, wal_level, connlimit = conn.execute(_ROLE).fetchone()  # type: ignore[misc]
+    role, rolrepl, rolsuper, rds_repl, wal_level, connlimit = one(conn, _ROLE)
     replication = ReplicationInfo(role=role, rolreplication=bool(rolrepl), rds_replication=bool(rds_repl),
                                   superuser=bool(rolsuper), wal_level=wal_level)
-    max_conn, reserved, in_use = conn.execute(
-        "SELECT pg_catalog.current_setting('max_connections')::int, "
+    max_conn, reserved, in_use = one(
+        conn, "SELECT pg_catalog.current_setting('max_connections')::int, "
         "pg_catalog.current_setting('superuser_reserved_connections')::int, "
-        "(SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type = 'client backend')").fetchone()  # type: ignore[misc]
+        "(SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type = 'client backend')")
     connections = ConnectionInfo(max_connections=max_conn, reserved=reserved, in_use=in_use, role_limit=connlimit)
 
     unsupported = [e.name for e in extensions if not e.rds_supported]

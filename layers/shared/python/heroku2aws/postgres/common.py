@@ -171,6 +171,14 @@ def pin_session(conn: psycopg.Connection) -> None:
     conn.execute(query)
 
 
+def one(conn: psycopg.Connection, query: Any, params: Any = None) -> tuple[Any, ...]:
+    """The one row ``query`` returns (a query that returns none is a ``DatabaseError``)."""
+    row = conn.execute(query, params).fetchone()
+    if row is None:
+        raise DatabaseError("a query that returns one row returned none")
+    return tuple(row)
+
+
 def ident(*parts: str) -> sql.Identifier:
     return sql.Identifier(*parts)
 

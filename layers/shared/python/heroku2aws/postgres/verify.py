@@ -633,9 +633,8 @@ def verify(
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="pg-verify") as pool:
             _both(src, tgt, lambda s: s.open(parallel_workers), pool)
             scat, tcat = _both(src, tgt, lambda s: s.read_catalog(sequences), pool)
-            use = mode
-            if use == "auto":
-                use = "binary" if min(scat.version, tcat.version) >= 140000 else "text"
+            use: Literal["binary", "text"] = (
+                mode if mode != "auto" else "binary" if min(scat.version, tcat.version) >= 140000 else "text")
             specs = _specs(scat, tcat, set(tables) if tables is not None else None)
             present = [s for s in specs if s.missing is None]
             say(f"comparing {len(present)} tables ({use} checksums)")
@@ -679,7 +678,7 @@ def verify(
     ok = all(t.match for t in table_list) and all(s.match for s in seq_results)
     rows = sum(max(t.rows_source or 0, t.rows_target or 0) for t in table_list)
     result = VerifyResult(match=ok, tables=table_list, rows=rows, seconds=round(time.monotonic() - t0, 3),
-                          sequences=seq_results, mode=use)  # type: ignore[arg-type]
+                          sequences=seq_results, mode=use)
     log.info("verification done", extra={"match": ok, "tables": len(table_list), "rows": rows,
                                          "mismatched": [t.name for t in table_list if not t.match],
                                          "seconds": result.seconds, "mode": use})
