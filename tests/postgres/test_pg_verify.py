@@ -263,7 +263,8 @@ def test_session_settings_of_either_side_do_not_matter(pgh, source, target, samp
     probe = "SELECT (pr, stamps, span, f4, data)::text FROM items WHERE id = 5"
     assert source.sql(name, probe) != target.sql(name, probe)
     for mode in ("binary", "text"):
-        result = verify(source.url(name), target.url(name), mode=mode)
+        # The databases' settings differ on purpose here: their comparison is left out (tests/postgres/test_verdicts.py).
+        result = verify(source.url(name), target.url(name), mode=mode, database_settings=False)
         assert result.match, (mode, [t for t in result.tables if not t.match])
         assert result.mode == mode
 

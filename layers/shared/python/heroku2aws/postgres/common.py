@@ -8,6 +8,7 @@ messages are scrubbed and the URL is shown through ``heroku2aws.redaction.redact
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -49,6 +50,15 @@ SESSION_SETTINGS: dict[str, str] = {
     # a silently shorter count.
     "row_security": "off",
 }
+
+#: SQL: the database's own settings (``ALTER DATABASE <db> SET name = value``, for every role) as ``name=value``.
+#: pg_dump writes them only with ``--create`` and for a database of the source's name: the copy applies them to
+#: the target's database itself, and verification compares them.
+DATABASE_SETTINGS = """
+SELECT unnest(s.setconfig) FROM pg_catalog.pg_db_role_setting s
+  JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase
+ WHERE d.datname = pg_catalog.current_database() AND s.setrole = 0
+"""
 
 
 class StructuredLog:
@@ -116,6 +126,19 @@ def internal_schema_filter(column: str = "n.nspname") -> sql.Composed:
 def qualified(schema: str, name: str) -> str:
     """The display name ``schema.name`` used in every report."""
     return f"{schema}.{name}"
+
+
+_PLAIN_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_$]*")
+
+
+def quote_ident(name: str) -> str:
+    """``name`` as SQL writes it: bare when it is a plain lower-case identifier, else double-quoted."""
+    return name if _PLAIN_IDENTIFIER.fullmatch(name) else '"' + name.replace('"', '""') + '"'
+
+
+def unambiguous(schema: str, name: str) -> str:
+    """``schema.name`` with each part quoted when needed: ``a."b.c"`` and ``"a.b".c`` stay two names."""
+    return f"{quote_ident(schema)}.{quote_ident(name)}"
 
 
 def resolve_url(value: str, label: str) -> str:

@@ -83,12 +83,13 @@ from psycopg import sql
 from pydantic import BaseModel
 
 from heroku2aws.postgres.common import (
+    DATABASE_SETTINGS,
     DatabaseError,
     StructuredLog,
     connect,
     internal_schema_filter,
-    qualified,
     resolve_url,
+    unambiguous,
 )
 from heroku2aws.postgres.sequences import SequenceState, is_behind, read_sequences
 from heroku2aws.redaction import scrub
@@ -112,7 +113,8 @@ class RangeMismatch(BaseModel):
 
 
 class TableResult(BaseModel):
-    name: str
+    name: str  # schema.table, each part double-quoted when it needs it (a."b.c" is not "a.b".c)
+    kind: Literal["table", "materialized view"] = "table"
     rows_source: int | None
     rows_target: int | None
     match: bool
@@ -135,6 +137,24 @@ class SequenceResult(BaseModel):
     note: str | None = None
 
 
+class LargeObjectsResult(BaseModel):
+    """Large objects (``pg_largeobject``): how many on each side, and whether their OIDs and contents agree."""
+
+    count_source: int | None
+    count_target: int | None
+    match: bool
+    note: str | None = None
+
+
+class SettingResult(BaseModel):
+    """One database-level setting (``ALTER DATABASE ... SET name = value``, for every role)."""
+
+    name: str
+    source: str | None
+    target: str | None
+    match: bool
+
+
 class VerifyResult(BaseModel):
     match: bool
     tables: list[TableResult]
@@ -142,10 +162,21 @@ class VerifyResult(BaseModel):
     seconds: float
     sequences: list[SequenceResult] = []
     mode: Literal["binary", "text"] = "binary"
+    large_objects: LargeObjectsResult | None = None
+    database_settings: list[SettingResult] = []
 
     @property
     def mismatched_tables(self) -> list[TableResult]:
         return [t for t in self.tables if not t.match]
+
+    @property
+    def differences(self) -> list[str]:
+        """Every difference, named: tables, sequences, large objects, database settings."""
+        out = [t.name for t in self.tables if not t.match] + [q.name for q in self.sequences if not q.match]
+        if self.large_objects is not None and not self.large_objects.match:
+            out.append("large objects")
+        out += [f"database setting {d.name}" for d in self.database_settings if not d.match]
+        return out
 
 
 MAX_RANGES_REPORTED = 50
@@ -165,7 +196,13 @@ _DIRECT: dict[int, str] = {
     2950: "pg_catalog.uuid_hash_extended({c}, {s})",
     25: 'pg_catalog.hashtextextended(({c})::text COLLATE "C", {s})',
     1043: 'pg_catalog.hashtextextended(({c})::text COLLATE "C", {s})',
-    1042: 'pg_catalog.hashtextextended(({c})::text COLLATE "C", {s})',
+    # char(n): its own hash (trailing blanks are insignificant to char(n), as to its equality): no text cast.
+    1042: 'pg_catalog.hashbpcharextended(({c}) COLLATE "C", {s})',
+    # xml: the text pg_dump and COPY print (xml_out), not the stored text: xml_out leaves out an XML
+    # declaration that says no more than the defaults (version 1.0, no standalone; the encoding is the
+    # client's), so a value read back from a dump lost it. Same document, same hash. PostgreSQL docs 8.13.2
+    # "Encoding Handling" and 8.13 ("xmloption"): the declaration is not kept as part of the value's meaning.
+    142: 'pg_catalog.hashtextextended(pg_catalog.textin(pg_catalog.xml_out({c})) COLLATE "C", {s})',
     19: 'pg_catalog.hashtextextended(({c})::text COLLATE "C", {s})',
     700: "pg_catalog.hashfloat4extended({c}, {s})",
     701: "pg_catalog.hashfloat8extended({c}, {s})",
@@ -174,10 +211,12 @@ _DIRECT: dict[int, str] = {
     17: "pg_catalog.hash_record_extended(ROW({c}), {s})",
     1082: "pg_catalog.hash_record_extended(ROW({c}), {s})",
 }
-# numeric: its value hash ignores the scale (1.5 = 1.50), so the scale is hashed as well.
+# numeric: its value hash ignores the scale (1.5 = 1.50), so the scale is hashed as well. NaN, Infinity and
+# -Infinity all hash to the seed and have no scale (NULL): for them (only) the text is hashed instead of the scale.
 _NUMERIC = 1700
 _NUMERIC_TEMPLATE = ("COALESCE(pg_catalog.hash_numeric_extended({c}, {s}), {n}) "
-                     "# COALESCE(pg_catalog.hashint4extended(pg_catalog.scale({c}), {s2}), {n2})")
+                     "# COALESCE(pg_catalog.hashint4extended(pg_catalog.scale({c}), {s2}), "
+                     "pg_catalog.hashtextextended(({c})::text, {s2}), {n2})")
 # Arrays of these hash element by element with the elements' own lossless hashes (plus the array's
 # dimensions and bounds, which the element hashes ignore); other built-in arrays through array_send.
 _TEXTLIKE = {19, 25, 1042, 1043}
@@ -231,6 +270,8 @@ class _Table:
     columns: list[_Column]
     pk: list[str]
     readable: bool
+    kind: str = "table"
+    populated: bool = True
 
 
 @dataclass
@@ -252,6 +293,7 @@ class _Spec:
     integer_key: bool
     note: str | None = None
     missing: str | None = None  # "source" / "target": the table exists on the other side only
+    kind: str = "table"
     bucket: dict[str, Any] = field(default_factory=dict)  # pass 2: how keys map to ranges
 
 
@@ -299,15 +341,16 @@ class _Side:
         rows = conn.execute(sql.SQL(_TABLES).format(app=internal_schema_filter())).fetchall()
         tables: dict[str, _Table] = {}
         type_oids: set[int] = set()
-        for _oid, schema, relname, reltuples, names, typeoids, typedisp, pk, readable in rows:
-            name = qualified(schema, relname)
+        for _oid, schema, relname, reltuples, names, typeoids, typedisp, pk, readable, relkind, populated in rows:
+            name = unambiguous(schema, relname)
             cols = [_Column(n, int(t), d) for n, t, d in zip(names, typeoids, typedisp, strict=True)]
             type_oids.update(c.type_oid for c in cols)
             tables[name] = _Table(name, schema, relname, float(reltuples or 0), cols, list(pk or []),
-                                  bool(readable))
+                                  bool(readable), "materialized view" if relkind == "m" else "table", bool(populated))
         types = self._types(type_oids)
         unreadable: list[str] = []
         seqs = read_sequences(conn, unreadable) if with_sequences else {}
+        seqs = {unambiguous(q.schema_name, q.sequence_name): q for q in seqs.values()}
         self.catalog = _Catalog(conn.info.server_version, tables, types, seqs, unreadable)
         self.say(f"{len(tables)} tables, {len(seqs)} sequences (PostgreSQL {conn.info.server_version})")
         return self.catalog
@@ -401,6 +444,9 @@ class _Side:
             if not table.readable:
                 out[spec.name] = f"{self.label}: no SELECT privilege on {spec.name}"
                 continue
+            if not table.populated:  # a materialized view WITH NO DATA: nothing to read (and reading fails)
+                out[spec.name] = (0, 0)
+                continue
             query = sql.SQL("SELECT count(*), COALESCE(sum({h}), 0) FROM ONLY {t}").format(
                 h=self.row_hash(table, spec.columns, mode), t=sql.Identifier(table.schema, table.relname))
             t0 = time.monotonic()
@@ -424,6 +470,24 @@ class _Side:
             raise
         except psycopg.Error as exc:
             return f"{self.label}: {type(exc).__name__}: {str(exc).strip()}"
+
+    def large_objects(self) -> tuple[int, int] | str:
+        """(count, checksum) of the large objects: each one's OID and content (``lo_get``, which needs only the
+        object's SELECT privilege, where ``pg_largeobject`` itself is for superusers). A large object is read
+        whole: one over 1 GB (bytea's limit) is reported as an error, never passed over."""
+        rows = self._query(sql.SQL(
+            "SELECT count(*), COALESCE(sum(pg_catalog.hashoidextended(m.oid, 7) "
+            "# pg_catalog.hash_record_extended(ROW(pg_catalog.lo_get(m.oid)), 11)), 0) "
+            "FROM pg_catalog.pg_largeobject_metadata m"))
+        if isinstance(rows, str):
+            return rows
+        return int(rows[0][0]), int(rows[0][1])
+
+    def database_settings(self) -> dict[str, str]:
+        rows = self._query(sql.SQL(DATABASE_SETTINGS))
+        if isinstance(rows, str):
+            return {}
+        return {name.lower(): value for name, _, value in (str(r[0]).partition("=") for r in rows)}
 
     def key_bounds(self, spec: _Spec) -> tuple[int | None, int | None]:
         assert self.catalog is not None
@@ -497,16 +561,16 @@ SELECT c.oid, n.nspname, c.relname, c.reltuples::float8,
           CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
           JOIN pg_catalog.pg_attribute pa ON pa.attrelid = i.indrelid AND pa.attnum = k.attnum
          WHERE i.indrelid = c.oid AND i.indisprimary),
-       pg_catalog.has_table_privilege(c.oid, 'SELECT')
+       pg_catalog.has_table_privilege(c.oid, 'SELECT'), c.relkind::text, c.relispopulated
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
- WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND {app}
+ WHERE c.relkind IN ('r', 'm') AND c.relpersistence <> 't' AND {app}
    AND c.relname NOT LIKE 'awsdms\\_%'
    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
                     WHERE e.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND e.objid = c.oid
                       AND e.deptype = 'e')
- GROUP BY c.oid, n.nspname, c.relname, c.reltuples
+ GROUP BY c.oid, n.nspname, c.relname, c.reltuples, c.relkind, c.relispopulated
  ORDER BY n.nspname, c.relname
 """
 
@@ -545,7 +609,8 @@ def _specs(src: _Catalog, tgt: _Catalog, include: set[str] | None) -> list[_Spec
     for name in names:
         s, t = src.tables.get(name), tgt.tables.get(name)
         if s is None or t is None:
-            specs.append(_Spec(name, [], [], False, missing="source" if s is None else "target"))
+            specs.append(_Spec(name, [], [], False, missing="source" if s is None else "target",
+                               kind=(s or t).kind))  # type: ignore[union-attr]
             continue
         tcols = {c.name: c for c in t.columns}
         scols = {c.name: c for c in s.columns}
@@ -560,12 +625,16 @@ def _specs(src: _Catalog, tgt: _Catalog, include: set[str] | None) -> list[_Spec
         for c in columns:
             if scols[c].type_display != tcols[c].type_display:
                 problems.append(f"column {c} is {scols[c].type_display} on source, {tcols[c].type_display} on target")
+        if s.kind != t.kind:
+            problems.append(f"a {s.kind} on source, a {t.kind} on target")
+        if s.populated != t.populated:
+            problems.append(f"materialized view not populated on {'source' if not s.populated else 'target'}")
         if s.pk != t.pk:
             problems.append(f"primary key differs: ({', '.join(s.pk)}) on source, ({', '.join(t.pk)}) on target")
         key = s.pk if s.pk and s.pk == t.pk else []
         integer_key = (len(key) == 1 and _base_oid(src, scols[key[0]].type_oid) in _INTEGER
                        and _base_oid(tgt, tcols[key[0]].type_oid) in _INTEGER)
-        specs.append(_Spec(name, columns, key, integer_key, note="; ".join(problems) or None))
+        specs.append(_Spec(name, columns, key, integer_key, note="; ".join(problems) or None, kind=s.kind))
     return specs
 
 
@@ -608,6 +677,8 @@ def verify(
     mode: Mode = "auto",
     parallel_workers: int | None = None,
     progress: Progress | None = None,
+    large_objects: bool = True,
+    database_settings: bool = True,
 ) -> VerifyResult:
     """Compare every application table (and sequence) of two databases; see the module docstring.
 
@@ -648,7 +719,7 @@ def verify(
                 notes = [f"missing on {spec.missing}"] if spec.missing else []
                 notes += ([spec.note] if spec.note else []) + errors
                 same_data = isinstance(a, tuple) and a == b
-                res = TableResult(name=spec.name, rows_source=a[0] if isinstance(a, tuple) else None,
+                res = TableResult(name=spec.name, kind=spec.kind, rows_source=a[0] if isinstance(a, tuple) else None,
                                   rows_target=b[0] if isinstance(b, tuple) else None,
                                   match=same_data and not notes, key=spec.key, note="; ".join(notes) or None)
                 results[spec.name] = res
@@ -668,6 +739,20 @@ def verify(
                     _locate(spec, s2.get(spec.name), t2.get(spec.name), results[spec.name])
 
             seq_results = _compare_sequences(scat, tcat, exact_sequences) if sequences else []
+            lo_result = None
+            if large_objects and tables is None:
+                la, lb = _both(src, tgt, lambda s: s.large_objects(), pool)
+                lo_errors = [x for x in (la, lb) if isinstance(x, str)]
+                lo_result = LargeObjectsResult(count_source=la[0] if isinstance(la, tuple) else None,
+                                               count_target=lb[0] if isinstance(lb, tuple) else None,
+                                               match=not lo_errors and la == lb, note="; ".join(lo_errors) or None)
+                if lo_result.count_source == lo_result.count_target == 0 and lo_result.match:
+                    lo_result = None  # none on either side: nothing to report
+            setting_results: list[SettingResult] = []
+            if database_settings and tables is None:
+                da, db = _both(src, tgt, lambda s: s.database_settings(), pool)
+                setting_results = [SettingResult(name=k, source=da.get(k), target=db.get(k),
+                                                 match=da.get(k) == db.get(k)) for k in sorted(set(da) | set(db))]
     except psycopg.Error as exc:
         raise DatabaseError(f"verification failed: {scrub(str(exc).strip(), *urls)}") from None
     finally:
@@ -675,12 +760,14 @@ def verify(
         tgt.close()
 
     table_list = [results[s.name] for s in specs]
-    ok = all(t.match for t in table_list) and all(s.match for s in seq_results)
+    ok = (all(t.match for t in table_list) and all(s.match for s in seq_results)
+          and (lo_result is None or lo_result.match) and all(d.match for d in setting_results))
     rows = sum(max(t.rows_source or 0, t.rows_target or 0) for t in table_list)
     result = VerifyResult(match=ok, tables=table_list, rows=rows, seconds=round(time.monotonic() - t0, 3),
-                          sequences=seq_results, mode=use)
+                          sequences=seq_results, mode=use, large_objects=lo_result,  # type: ignore[arg-type]
+                          database_settings=setting_results)
     log.info("verification done", extra={"match": ok, "tables": len(table_list), "rows": rows,
-                                         "mismatched": [t.name for t in table_list if not t.match],
+                                         "mismatched": result.differences,
                                          "seconds": result.seconds, "mode": use})
     return result
 

@@ -76,7 +76,13 @@ def _human(result) -> str:
         tgt = f"{s.target.last_value}{'' if s.target.is_called else ' (not called)'}" if s.target else "-"
         lines.append(f"{'ok  ' if s.match else 'DIFF'}  {s.name.ljust(width)}  sequence {src} -> {tgt}"
                      + (f"  {s.note}" if s.note else ""))
-    bad = len([t for t in result.tables if not t.match]) + len([s for s in result.sequences if not s.match])
+    lo = result.large_objects
+    if lo is not None:
+        lines.append(f"{'ok  ' if lo.match else 'DIFF'}  {'large objects'.ljust(width)}  {lo.count_source!s:>12} "
+                     f"{lo.count_target!s:>12}" + (f"  {lo.note}" if lo.note else ""))
+    for d in result.database_settings:
+        lines.append(f"{'ok  ' if d.match else 'DIFF'}  database setting {d.name}: {d.source} -> {d.target}")
+    bad = len(result.differences)
     lines.append(f"{'MATCH' if result.match else 'MISMATCH'}: {len(result.tables)} tables, "
                  f"{len(result.sequences)} sequences, {result.rows:,} rows, {bad} difference(s), "
                  f"{result.seconds:.2f}s ({result.mode} checksums)")

@@ -44,7 +44,7 @@ from collections.abc import Callable
 
 from ..clients import connections
 from ..obs import get_logger
-from ..postgres.common import DatabaseError, connect
+from ..postgres.common import DATABASE_SETTINGS, DatabaseError, connect
 from ..redaction import redact, scrub
 
 log = get_logger("tasks.pg_dump_restore")
@@ -73,14 +73,6 @@ SELECT 'pg_catalog.pg_extension'::pg_catalog.regclass::int8, x.oid::int8, 'EXTEN
   FROM pg_catalog.pg_extension x
   JOIN pg_catalog.pg_namespace n ON n.oid = x.extnamespace
  WHERE n.nspname = ANY(%(schemas)s)
-"""
-
-#: ``ALTER DATABASE <db> SET name = value`` of the source (not per role): pg_dump writes them only with
-#: ``--create``, for a database of the source's name; the copy applies them to the target's database itself.
-DATABASE_SETTINGS = """
-SELECT unnest(s.setconfig) FROM pg_catalog.pg_db_role_setting s
-  JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase
- WHERE d.datname = pg_catalog.current_database() AND s.setrole = 0
 """
 
 
@@ -405,8 +397,8 @@ def main(argv: list[str] | None = None) -> int:
             result = verify(source_url, target_url)
             summary.update(verified=result.match, verify_seconds=result.seconds, rows=result.rows)
             if not result.match:
-                bad = [t.name for t in result.tables if not t.match] + [s.name for s in result.sequences if not s.match]
-                raise TaskError(f"copy finished but verification found differences in: {', '.join(bad)}", 1)
+                raise TaskError("copy finished but verification found differences in: "
+                                f"{', '.join(result.differences)}", 1)
         log.info("pg_dump_restore succeeded", extra=summary)
         return 0
     except TaskError as exc:
