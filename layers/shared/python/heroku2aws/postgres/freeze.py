@@ -80,12 +80,19 @@ def _terminate_others(conn: psycopg.Connection) -> tuple[int, int]:
     return int(ended[0] if ended else 0), int(others[0] if others else 0)
 
 
+def _value(row: tuple | None) -> object:
+    """The first column of a single-row query's row (these queries always return one)."""
+    if row is None:
+        raise psycopg.DataError("a single-row query returned no row")
+    return row[0]
+
+
 def make_read_only(url: str) -> ReadOnlyReport:
     """Steps 1 and 2 of the module docstring. Idempotent."""
     with _connect(url, autocommit=True) as conn:
         try:
             conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE")  # a retry starts read-only
-            database = conn.execute("SELECT current_database()").fetchone()[0]
+            database = str(_value(conn.execute("SELECT current_database()").fetchone()))
             conn.execute(sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on").format(
                 sql.Identifier(database)))
             terminated, untouched = _terminate_others(conn)
@@ -115,12 +122,12 @@ def make_writable(url: str) -> tuple[bool, int]:
     with _connect(url, autocommit=True) as conn:
         try:
             conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE")
-            database = conn.execute("SELECT current_database()").fetchone()[0]
-            was = conn.execute(
+            database = str(_value(conn.execute("SELECT current_database()").fetchone()))
+            was = _value(conn.execute(
                 "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_db_role_setting s JOIN pg_catalog.pg_database d "
                 "ON d.oid = s.setdatabase WHERE d.datname = current_database() AND s.setrole = 0 "
                 "AND EXISTS (SELECT 1 FROM unnest(s.setconfig) c WHERE c LIKE 'default_transaction_read_only=%%'))"
-            ).fetchone()[0]
+            ).fetchone())
             if not was:
                 return False, 0
             conn.execute(sql.SQL("ALTER DATABASE {} RESET default_transaction_read_only").format(
