@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .sizes import FARGATE_MEMORY, is_valid_fargate
+
 #: A Secrets Manager secret's ARN: the one pattern (the schema publishes it; clients.secret_values matches it).
 SECRET_ARN_PATTERN = r"^arn:aws[\w-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@!-]+$"
 SECRET_ARN = re.compile(SECRET_ARN_PATTERN)
@@ -69,6 +71,22 @@ class DataStores(_Model):
         return v if v is None else _secret_arn(v)
 
 
+class FargateSize(_Model):
+    """A Fargate task size (Linux): a valid CPU / memory combination, as
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size lists."""
+
+    cpu: Literal[256, 512, 1024, 2048, 4096, 8192, 16384] = Field(description="CPU units (1024 = 1 vCPU).")
+    memory: int = Field(ge=512, le=122880, description="Memory in MiB.")
+
+    @model_validator(mode="after")
+    def _valid_combination(self) -> FargateSize:
+        if not is_valid_fargate(self.cpu, self.memory):
+            low, high, step = FARGATE_MEMORY[self.cpu]
+            allowed = "512, 1024 or 2048" if self.cpu == 256 else f"{low}-{high} in steps of {step}"
+            raise ValueError(f"not a Fargate task size: {self.cpu} CPU units take {allowed} MiB, not {self.memory}")
+        return self
+
+
 class Ecs(_Model):
     cluster_arn: str = Field(pattern=r"^arn:aws[\w-]*:ecs:[a-z0-9-]+:\d{12}:cluster/[A-Za-z0-9_-]{1,255}$")
     image: str = Field(min_length=3, max_length=1024, pattern=r"^[^\s]+$",
@@ -82,6 +100,10 @@ class Ecs(_Model):
     port: int = Field(default=5000, ge=1, le=65535, description="The port the web process listens on ($PORT).")
     procfile: str | None = Field(default=None, max_length=20000,
                                  description="The Procfile's text; omitted: the Heroku formation's commands.")
+    dyno_sizes: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]{1,40}$")], FargateSize] = Field(
+        default_factory=dict, max_length=64,
+        description="Overrides of the dyno size -> Fargate size table (README, 'Dyno sizes'), by Heroku size "
+                    "name (case-insensitive): {\"performance-l\": {\"cpu\": 4096, \"memory\": 16384}}.")
 
 
 class LoadBalancer(_Model):

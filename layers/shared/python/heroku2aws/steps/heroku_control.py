@@ -50,6 +50,7 @@ from ..clients.heroku import HerokuClient
 from ..contracts.errors import HerokuApiError, HerokuControlFailed, WriteFreezeFailed
 from ..contracts.events import HerokuControlEvent
 from ..contracts.results import FormationItem, FreezeResult, ReadOnlyResult, RestoreResult, StatusResult
+from ..contracts.sizes import dyno_size_of
 from ..obs import get_logger
 from ..redaction import scrub
 
@@ -84,8 +85,9 @@ def _failed(what: str, app: str, exc: HerokuApiError, client: HerokuClient) -> E
 
 
 def formation_of(raw: list[dict[str, Any]]) -> list[FormationItem]:
-    """Heroku's formation objects as ``[{"type", "quantity", "size"}]``, sorted by type."""
-    return sorted((FormationItem(type=f["type"], quantity=int(f.get("quantity") or 0), size=f.get("size"))
+    """Heroku's formation objects as ``[{"type", "quantity", "size"}]``, sorted by type (``size`` is the schema's
+    ``dyno_size.name``, else the deprecated ``size``)."""
+    return sorted((FormationItem(type=f["type"], quantity=int(f.get("quantity") or 0), size=dyno_size_of(f))
                    for f in raw), key=lambda f: f.type)
 
 

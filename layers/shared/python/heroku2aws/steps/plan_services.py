@@ -64,9 +64,12 @@ Rules:
   rollback looks for), ``app``, ``heroku2aws:managed`` and ``heroku2aws:execution``; families and services are
   named :func:`heroku2aws.contracts.names.ecs_name` (``<app>-<type>``).
 
-Dyno sizes become Fargate sizes (CPU units / MiB) by :data:`DYNO_SIZES`, the published Heroku memory
-rounded up to a valid Fargate combination, except where Fargate's limits cap it (noted in the table).
-Generation-2 ("Fir") sizes ``dyno-<N>c-<M>gb`` map to the smallest Fargate size with N vCPU and M GB.
+Dyno sizes become Fargate sizes (CPU units / MiB) by :mod:`heroku2aws.contracts.sizes` (the README's table):
+the published Heroku memory rounded up to a valid Fargate combination, except where Fargate's limits cap it
+(noted); Fir sizes ``dyno-<N>c-<M>gb`` map to the smallest Fargate size with N vCPU and M GB; the input's
+``ecs.dyno_sizes`` overrides any entry. A formation entry's size is its ``dyno_size.name`` (the Platform API
+schema's; the older ``size`` is deprecated and read only without it), and a Procfile type matches its
+formation entry by name, or by the name Heroku's Fir generation gives it (lower case, ``_`` as ``-``).
 
 Errors: :class:`~heroku2aws.contracts.errors.InvalidInput` for a Procfile that does not parse, an unknown dyno size,
 or a config secret key ECS cannot take. Preflight runs the same checks first (as ``PreflightFailed``).
@@ -78,14 +81,14 @@ needs ``logs:CreateLogGroup`` on the execution role. ``AWS_REGION`` for the awsl
 
 from __future__ import annotations
 
-import math
 import os
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ..contracts import names
+from ..contracts import names, sizes
 from ..contracts.errors import InvalidInput
 from ..contracts.input import ExecutionInput
 from ..contracts.results import PlannedService, PlanServicesResult
@@ -164,53 +167,11 @@ exit "$status"
 WEB = "web"
 RELEASE = "release"
 HEALTH_CHECK_GRACE_SECONDS = 60
-DEFAULT_SIZE = "standard-1x"
+DEFAULT_SIZE = sizes.DEFAULT_SIZE
+DYNO_SIZES = sizes.DYNO_SIZES
+FARGATE_MEMORY = sizes.FARGATE_MEMORY
+fargate_size = sizes.fargate_size
 
-#: Heroku dyno size (lower case) -> (Fargate CPU units, memory MiB, note).
-#: Heroku memory: eco/basic/standard-1x 512 MB, standard-2x 1 GB, performance-m 2.5 GB,
-#: performance-l 14 GB, performance-l-ram 30 GB, performance-xl 62 GB, performance-2xl 126 GB;
-#: private-/shield- s/m/l as standard-2x / performance-m / performance-l.
-DYNO_SIZES: dict[str, tuple[int, int, str]] = {
-    "free": (256, 512, ""),
-    "hobby": (256, 512, ""),
-    "eco": (256, 512, ""),
-    "basic": (256, 512, ""),
-    "1x": (256, 512, "legacy name of standard-1x"),
-    "standard-1x": (256, 512, ""),
-    "2x": (512, 1024, "legacy name of standard-2x"),
-    "standard-2x": (512, 1024, ""),
-    "performance-m": (1024, 3072, ""),
-    "private-s": (512, 1024, ""),
-    "shield-s": (512, 1024, ""),
-    "private-m": (1024, 3072, ""),
-    "shield-m": (1024, 3072, ""),
-    "px": (2048, 8192, "legacy performance dyno (6 GB)"),
-    "performance-l": (4096, 16384, ""),
-    "private-l": (4096, 16384, ""),
-    "shield-l": (4096, 16384, ""),
-    "performance-l-ram": (4096, 30720, ""),
-    "private-l-ram": (4096, 30720, ""),
-    "shield-l-ram": (4096, 30720, ""),
-    "performance-xl": (8192, 61440, "60 GiB: Fargate's largest for 8 vCPU (the dyno has 62 GB)"),
-    "private-xl": (8192, 61440, "60 GiB: Fargate's largest for 8 vCPU (the dyno has 62 GB)"),
-    "shield-xl": (8192, 61440, "60 GiB: Fargate's largest for 8 vCPU (the dyno has 62 GB)"),
-    "performance-2xl": (16384, 122880, "120 GiB: Fargate's largest task (the dyno has 126 GB)"),
-    "private-2xl": (16384, 122880, "120 GiB: Fargate's largest task (the dyno has 126 GB)"),
-    "shield-2xl": (16384, 122880, "120 GiB: Fargate's largest task (the dyno has 126 GB)"),
-}
-
-#: Fargate (Linux) CPU units -> (min MiB, max MiB, step MiB).
-FARGATE_MEMORY: dict[int, tuple[int, int, int]] = {
-    256: (512, 2048, 512),  # 512, 1024, 2048 (1536 is not offered; handled below)
-    512: (1024, 4096, 1024),
-    1024: (2048, 8192, 1024),
-    2048: (4096, 16384, 1024),
-    4096: (8192, 30720, 1024),
-    8192: (16384, 61440, 4096),
-    16384: (32768, 122880, 8192),
-}
-
-_FIR_SIZE = re.compile(r"^dyno-(\d+(?:\.\d+)?)c-(\d+(?:\.\d+)?)gb$")
 _PROCESS_NAME = re.compile(r"^[A-Za-z0-9_-]{1,60}$")
 #: Heroku's own Procfile line format (``name: command``).
 _PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")
@@ -229,36 +190,14 @@ class ProcessType(BaseModel):
 # ------------------------------------------------------------------------------ sizes
 
 
-def fargate_size(cpu_units: int, memory_mib: int) -> tuple[int, int]:
-    """The smallest valid Fargate (CPU units, MiB) with at least ``cpu_units`` and ``memory_mib``."""
-    for cpu in sorted(FARGATE_MEMORY):
-        if cpu < cpu_units:
-            continue
-        low, high, step = FARGATE_MEMORY[cpu]
-        if memory_mib > high:
-            continue
-        mem = max(low, math.ceil(memory_mib / step) * step)
-        if cpu == 256 and mem == 1536:
-            mem = 2048
-        return cpu, mem
-    raise ValueError(f"no Fargate size has {cpu_units} CPU units and {memory_mib} MiB")
-
-
-def dyno_to_fargate(size: str) -> tuple[int, int, str]:
-    """``(cpu units, memory MiB, note)`` for a Heroku dyno size; ``InvalidInput`` when unknown."""
-    key = (size or DEFAULT_SIZE).strip().lower()
-    if key in DYNO_SIZES:
-        return DYNO_SIZES[key]
-    m = _FIR_SIZE.match(key)
-    if m:
-        vcpu, gb = float(m.group(1)), float(m.group(2))
-        try:
-            cpu, mem = fargate_size(math.ceil(vcpu * 1024), math.ceil(gb * 1024))
-        except ValueError:
-            raise InvalidInput(f"dyno size {size!r} is larger than any Fargate task") from None
-        return cpu, mem, ""
-    raise InvalidInput(f"unknown dyno size {size!r}: known sizes are {', '.join(sorted(DYNO_SIZES))} "
-                       "and dyno-<N>c-<M>gb")
+def dyno_to_fargate(size: str | None, overrides: Mapping[str, Any] | None = None) -> tuple[int, int, str]:
+    """``(cpu units, memory MiB, note)`` for a Heroku dyno size (the user's ``ecs.dyno_sizes`` first, then
+    :data:`DYNO_SIZES`, then the Fir rule); ``InvalidInput`` when unknown."""
+    found = sizes.lookup(size, overrides)
+    if found is None:
+        raise InvalidInput(f"unknown dyno size {size!r}: known sizes are {', '.join(sorted(DYNO_SIZES))}, "
+                           "dyno-<N>c-<M>gb, or a name given in ecs.dyno_sizes")
+    return found
 
 
 # ------------------------------------------------------------------------------ Procfile
@@ -299,21 +238,30 @@ def parse_procfile(text: str) -> dict[str, str]:
 MAX_PROCESS_TYPES = 20
 
 
-def process_types(procfile: str | None, formation: list[dict[str, Any]]) -> tuple[list[ProcessType], list[str]]:
-    """The process types to run (release included) and warnings."""
+def _formation_for(commands: dict[str, str], formation: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each Procfile type's formation entry: the same name, else the same name as Heroku's Fir generation
+    normalises it (lower case, ``_`` as ``-``: Procfile ``worker_beat`` is formation ``worker-beat``)."""
+    exact = {str(f["type"]): f for f in formation if f.get("type")}
+    normalised = {sizes.normalise_process_type(t): f for t, f in exact.items()}
+    return {t: exact.get(t) or normalised.get(sizes.normalise_process_type(t)) or {} for t in commands}
+
+
+def process_types(procfile: str | None, formation: list[dict[str, Any]],
+                  dyno_sizes: Mapping[str, Any] | None = None) -> tuple[list[ProcessType], list[str]]:
+    """The process types to run (release included) and warnings. A formation entry's size is its ``dyno_size``
+    name (the schema's), else its deprecated ``size``; ``dyno_sizes`` are the user's table overrides."""
     warnings: list[str] = []
-    by_type: dict[str, dict[str, Any]] = {}
-    for f in formation or []:
-        if f.get("type"):
-            by_type[str(f["type"])] = f
+    formation = [f for f in formation or [] if f.get("type")]
     if procfile is not None and procfile.strip():
         commands = parse_procfile(procfile)
-        ignored = sorted(t for t in by_type if t not in commands)
+        matched = {id(f) for f in _formation_for(commands, formation).values() if f}
+        ignored = sorted(str(f["type"]) for f in formation if id(f) not in matched)
         if ignored:
             warnings.append(f"formation types not in the Procfile are not migrated: {', '.join(ignored)}")
     else:
         commands = {}
-        for t, f in by_type.items():
+        for f in formation:
+            t = str(f["type"])
             if not _PROCESS_NAME.match(t):
                 raise InvalidInput(f"formation process type {t!r} is not a valid name")
             if not (f.get("command") or "").strip():
@@ -325,21 +273,22 @@ def process_types(procfile: str | None, formation: list[dict[str, Any]]) -> tupl
     if len(commands) > MAX_PROCESS_TYPES:
         raise InvalidInput(f"{len(commands)} process types: at most {MAX_PROCESS_TYPES} can be migrated (each is an ECS "
                            "service the workflow polls, and an execution's history holds at most 25,000 events)")
+    by_type = _formation_for(commands, formation)
     out: list[ProcessType] = []
-    web_size = (by_type.get(WEB) or {}).get("size") or DEFAULT_SIZE
+    web_size = sizes.dyno_size_of(by_type.get(WEB) or {}) or DEFAULT_SIZE
     for t, command in commands.items():
-        f = by_type.get(t) or {}
+        f = by_type[t]
         if t == RELEASE:
-            size = f.get("size") or web_size
+            size = sizes.dyno_size_of(f) or web_size
             quantity = 1
         else:
-            size = f.get("size") or DEFAULT_SIZE
+            size = sizes.dyno_size_of(f) or DEFAULT_SIZE
             quantity = int(f.get("quantity") or 0)
             if t == WEB:
                 quantity = max(quantity, 1)
             if not f and t != WEB:
                 warnings.append(f"process type {t!r} is not in the Heroku formation: created with 0 tasks")
-        dyno_to_fargate(size)  # unknown size -> InvalidInput before anything is built
+        dyno_to_fargate(size, dyno_sizes)  # unknown size -> InvalidInput before anything is built
         out.append(ProcessType(type=t, command=command, quantity=quantity, size=str(size)))
     return out, warnings
 
@@ -380,7 +329,7 @@ def _log_configuration(app: str, process: str) -> dict[str, Any]:
 def _task_definition(cfg: ExecutionInput, proc: ProcessType, secrets: list[dict[str, str]],
                      tags: list[dict[str, str]]) -> dict[str, Any]:
     app = cfg.heroku.app
-    cpu, memory, _ = dyno_to_fargate(proc.size)
+    cpu, memory, _ = dyno_to_fargate(proc.size, cfg.ecs.dyno_sizes)
     container: dict[str, Any] = {
         "Name": proc.type,
         "Image": cfg.ecs.image,
@@ -449,14 +398,14 @@ def plan_services(cfg: ExecutionInput, plan: dict[str, Any], config: dict[str, A
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
         raise InvalidInput("config.imported: the import_config result's list of names is missing")
     formation = ((plan or {}).get("heroku") or {}).get("formation") or []
-    types, warnings = process_types(cfg.ecs.procfile, formation)
+    types, warnings = process_types(cfg.ecs.procfile, formation, cfg.ecs.dyno_sizes)
     if not any(p.type == WEB for p in types):
         warnings.append("no web process type: nothing is registered in the target group, so the health check "
                         "and the traffic shift cannot pass")
     tags = names.tags(cfg.heroku.app, execution_id)
     secrets = _secrets(secret_arn, keys)
     for proc in types:
-        note = dyno_to_fargate(proc.size)[2]
+        note = dyno_to_fargate(proc.size, cfg.ecs.dyno_sizes)[2]
         if note:
             warnings.append(f"{proc.type} ({proc.size}): {note}")
     release = next((p for p in types if p.type == RELEASE), None)

@@ -93,6 +93,7 @@ from ..contracts.results import (
     TargetPostgresReport,
     TargetState,
 )
+from ..contracts.sizes import dyno_size_of
 from ..obs import get_logger
 from ..redaction import scrub, url_password
 from .import_config import ALWAYS_EXCLUDED, bad_names, split_config
@@ -447,7 +448,7 @@ def inspect_processes(cfg: ExecutionInput, formation: list[dict[str, Any]] | Non
     if formation is None and cfg.ecs.procfile is None:
         return []  # Heroku unreadable: already refused
     try:
-        types, warnings = process_types(cfg.ecs.procfile, formation or [])
+        types, warnings = process_types(cfg.ecs.procfile, formation or [], cfg.ecs.dyno_sizes)
     except InvalidInput as exc:
         findings.refuse(str(exc))
         return []
@@ -455,7 +456,7 @@ def inspect_processes(cfg: ExecutionInput, formation: list[dict[str, Any]] | Non
         findings.warn(w)
     out = []
     for p in types:
-        cpu, memory, note = dyno_to_fargate(p.size)
+        cpu, memory, note = dyno_to_fargate(p.size, cfg.ecs.dyno_sizes)
         if note:
             findings.warn(f"{p.type} ({p.size}): {note}")
         out.append(ProcessPlan(type=p.type, quantity=p.quantity, size=p.size, cpu=cpu, memory=memory))
@@ -547,7 +548,8 @@ def inspect_heroku(cfg: ExecutionInput, api: HerokuClient, findings: Findings) -
         maintenance=bool(info.get("maintenance")),
         config_var_names=var_names,
         config_var_count=len(var_names),
-        formation=[HerokuProcess(type=f.get("type"), quantity=int(f.get("quantity") or 0), size=f.get("size"),
+        # the schema's dyno_size first (``size`` is deprecated): heroku/platform-api schema.json, "formation"
+        formation=[HerokuProcess(type=f.get("type"), quantity=int(f.get("quantity") or 0), size=dyno_size_of(f),
                                  command=f.get("command")) for f in formation],
         addon_attachments=sorted(attachments),
     )
