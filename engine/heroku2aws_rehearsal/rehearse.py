@@ -20,6 +20,8 @@ from typing import Any
 from heroku2aws_cli.executions import History, execution_name, follow, start
 from heroku2aws_cli.live import LiveView
 
+from .one_off import TABLE as ONE_OFF_TABLE
+from .one_off import OneOffWriter
 from .world import APP, RECORD, World
 
 NOTICE = ("Rehearsal is emulation: it proves the workflow, the code, the data path and the IAM policies as "
@@ -30,7 +32,9 @@ NOTICE = ("Rehearsal is emulation: it proves the workflow, the code, the data pa
 # ------------------------------------------------------------------ fingerprints of the sources
 
 
-def postgres_fingerprint(url: str) -> dict[str, str]:
+def postgres_fingerprint(url: str, exclude: tuple[str, ...] = ()) -> dict[str, str]:
+    """Every table's row count and digest and every sequence's value; ``exclude``: tables (``schema.table``)
+    someone else writes on purpose (the one-off writer's)."""
     import psycopg
 
     out: dict[str, str] = {}
@@ -41,6 +45,8 @@ def postgres_fingerprint(url: str) -> dict[str, str]:
             "and n.nspname not in ('pg_catalog','information_schema') and n.nspname not like 'pg_toast%' "
             "order by 1").fetchall()
         for (table,) in tables:
+            if table in exclude:
+                continue
             count, digest = conn.execute(
                 f"select count(*), md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from {table} t").fetchone()
             out[table] = f"{count}:{digest}"
@@ -95,10 +101,23 @@ def leftovers(world: World, succeeded: bool) -> list[str]:
     return extra
 
 
-def build_report(world: World, desc: dict, hist: History, wall: float, before: dict) -> dict[str, Any]:
+def copy_window(hist: History) -> tuple[float, float] | None:
+    """From the source turning read-only to the secret switch, or to the rollback (epoch seconds): no write may
+    commit in it."""
+    start = next((s.exited for s in hist.states if s.name == "Make the source database read-only" and s.exited), None)
+    if start is None:
+        return None
+    ends = [s.entered for s in hist.states if s.entered >= start
+            and s.name in ("Point the app at RDS and ElastiCache", "Record why it failed")]
+    return start.timestamp(), (min(ends).timestamp() if ends else time.time())
+
+
+def build_report(world: World, desc: dict, hist: History, wall: float, before: dict,
+                 writer: OneOffWriter | None = None) -> dict[str, Any]:
     output = json.loads(desc.get("output") or "null") if desc.get("output") else None
     verification = (output or {}).get("verification") if isinstance(output, dict) else None
-    after = {"postgres": postgres_fingerprint(world.source_url()),
+    exclude = (f"public.{ONE_OFF_TABLE}",) if writer else ()
+    after = {"postgres": postgres_fingerprint(world.source_url(), exclude),
              "redis": redis_fingerprint(world.source_redis.client())}
     return {
         "status": desc["status"],
@@ -112,6 +131,8 @@ def build_report(world: World, desc: dict, hist: History, wall: float, before: d
         "traffic": traffic(world),
         "leftovers": leftovers(world, desc["status"] == "SUCCEEDED"),
         "source_intact": after == before,
+        **({"freeze": writer.verdict(world.target_url() if desc["status"] == "SUCCEEDED" else None,
+                                     copy_window(hist))} if writer else {}),
     }
 
 
@@ -126,6 +147,12 @@ def print_summary(console, report: dict) -> None:
         console.print(f"error: [red]{report['error']}[/]\ncause: {report['cause']}")
     console.print(f"traffic: {report['traffic']}   source intact: {report['source_intact']}   "
                   f"leftovers: {report['leftovers'] or 'none'}")
+    if "freeze" in report:
+        f = report["freeze"]
+        console.print(f"write freeze {'held' if f['held'] else '[red]did NOT hold[/]'}: a one-off dyno wrote "
+                      f"{f['writes_committed']} rows and was refused {f['writes_refused']} times "
+                      f"({f.get('refused_during_copy', '?')} during the copy, {f.get('committed_during_copy', '?')} "
+                      f"committed during the copy); lost: {len(f.get('lost', [])) if 'lost' in f else 'n/a'}")
     console.print(f"[dim]{NOTICE}[/]")
 
 
@@ -134,8 +161,9 @@ def print_summary(console, report: dict) -> None:
 
 def rehearse(input_path: Path | None = None, fail_at: list[str | tuple] | None = None, json_out: bool = False,
              deadline_s: float = 600, world: World | None = None, overrides: dict | None = None,
-             console=None) -> dict[str, Any]:
-    """Run one rehearsal (starting and stopping its own world unless one is given)."""
+             console=None, writer: bool = False) -> dict[str, Any]:
+    """Run one rehearsal (starting and stopping its own world unless one is given). ``writer``: a one-off dyno
+    keeps writing to the source throughout (:mod:`.one_off`); the report's ``freeze`` says whether the freeze held."""
     from rich.console import Console
 
     console = console or Console(stderr=json_out)
@@ -153,7 +181,9 @@ def rehearse(input_path: Path | None = None, fail_at: list[str | tuple] | None =
             name, skip, error = ((state, 0, None) if isinstance(state, str) else (tuple(state) + (0, None))[:3])
             faults.arm(name, skip=skip, **({"error": error} if error else {}))
         payload = world.execution_input(input_path, overrides)
-        before = {"postgres": postgres_fingerprint(world.source_url()),
+        one_off = OneOffWriter(world.source_url()).start() if writer else None
+        exclude = (f"public.{ONE_OFF_TABLE}",) if writer else ()
+        before = {"postgres": postgres_fingerprint(world.source_url(), exclude),
                   "redis": redis_fingerprint(world.source_redis.client())}
         sfn = world.aws.client("stepfunctions")
         t0 = time.monotonic()
@@ -164,7 +194,9 @@ def rehearse(input_path: Path | None = None, fail_at: list[str | tuple] | None =
                 desc, hist = follow(sfn, arn, deadline_s, view.update)
         else:
             desc, hist = follow(sfn, arn, deadline_s)
-        report = build_report(world, desc, hist, time.monotonic() - t0, before)
+        if one_off is not None:
+            one_off.stop()
+        report = build_report(world, desc, hist, time.monotonic() - t0, before, one_off)
         names = [s if isinstance(s, str) else s[0] for s in (fail_at or [])]
         unfired = [s for s in names if s not in {f[0] for f in faults.fired}]
         if unfired:
@@ -188,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="make this state fail once (repeatable)")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object, last line")
     parser.add_argument("--deadline", type=float, default=600, help="seconds before the rehearsal gives up")
+    parser.add_argument("--no-writer", action="store_true",
+                        help="no one-off dyno writing to the source through the migration (the freeze's proof)")
     args = parser.parse_args(argv)
     if args.input and not args.input.exists():
         parser.error(f"--input {args.input}: no such file")
@@ -200,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
 
     console = Console(stderr=args.json)
     try:
-        report = rehearse(args.input, args.fail_at, args.json, args.deadline, console=console)
+        report = rehearse(args.input, args.fail_at, args.json, args.deadline, console=console,
+                          writer=not args.no_writer)
     except KeyboardInterrupt:
         console.print("[red]interrupted: every server and process of the rehearsal was stopped[/]")
         return 130

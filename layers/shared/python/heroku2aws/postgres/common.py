@@ -53,11 +53,13 @@ SESSION_SETTINGS: dict[str, str] = {
 
 #: SQL: the database's own settings (``ALTER DATABASE <db> SET name = value``, for every role) as ``name=value``.
 #: pg_dump writes them only with ``--create`` and for a database of the source's name: the copy applies them to
-#: the target's database itself, and verification compares them.
+#: the target's database itself, and verification compares them. ``default_transaction_read_only`` is left out: on
+#: the source it is the write freeze's own (heroku2aws.postgres.freeze), and copied it would make RDS read-only.
 DATABASE_SETTINGS = """
-SELECT unnest(s.setconfig) FROM pg_catalog.pg_db_role_setting s
-  JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase
+SELECT c FROM pg_catalog.pg_db_role_setting s
+  JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase, unnest(s.setconfig) c
  WHERE d.datname = pg_catalog.current_database() AND s.setrole = 0
+   AND c NOT LIKE 'default\\_transaction\\_read\\_only=%%'
 """
 
 
@@ -107,10 +109,6 @@ class DatabaseError(RuntimeError):
 
 def schema_is_internal(schema: str) -> bool:
     return schema in INTERNAL_SCHEMAS or schema.startswith(INTERNAL_SCHEMA_PREFIXES)
-
-
-def table_is_internal(schema: str, table: str) -> bool:
-    return schema_is_internal(schema) or table.startswith(INTERNAL_TABLE_PREFIXES)
 
 
 def internal_schema_filter(column: str = "n.nspname") -> sql.Composed:
