@@ -163,3 +163,15 @@ def test_given_the_ledger_entry_when_rolled_back_then_the_source_is_writable_and
     assert write_probe(app_db["url"]) is not None
     again = run_compensation("source-read-only", {"app": APP}, run_cfg)
     assert again.actions == [] and again.pending == []
+
+
+def test_given_a_frozen_source_when_its_settings_are_read_for_the_copy_then_the_freeze_is_not_among_them(
+        pg_cluster, app_db):
+    from heroku2aws.postgres.common import DATABASE_SETTINGS
+
+    with psycopg.connect(pg_cluster.url(app_db["db"]), autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE {app_db['db']} SET statement_timeout = '30s'")
+    make_read_only(app_db["url"])
+    with psycopg.connect(pg_cluster.url(app_db["db"]), autocommit=True) as conn:
+        settings = [r[0] for r in conn.execute(DATABASE_SETTINGS)]
+    assert settings == ["statement_timeout=30s"]  # the copy carries the app's settings, never the freeze's
