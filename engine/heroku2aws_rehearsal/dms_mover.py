@@ -29,6 +29,17 @@ Change data capture (``full-load-and-cdc``, ``cdc``)
     tables are published for INSERT and TRUNCATE only, so the source application's own UPDATEs
     and DELETEs on them keep working. ``stop()`` drops the slot and the publications.
 
+LOB columns (``TargetMetadata`` of the task settings)
+    As DMS takes them (AWS DMS user guide, "Source data types for PostgreSQL"): ``bytea`` is a BLOB;
+    ``text``, unbounded ``varchar``, ``json``, ``jsonb``, ``xml``, arrays and ``hstore`` are NCLOBs. With
+    DMS's defaults (``SupportLobs`` true, ``LimitedSizeLobMode`` true, ``LobMaxSize`` 32 KB), or any
+    limited LOB mode, a longer value is truncated to ``LobMaxSize`` KB ("LOBs that exceed the maximum LOB
+    size are truncated, and a warning is issued to the log file": "Setting LOB support for source
+    databases in an AWS DMS task") -- a BLOB to that many bytes, an NCLOB to half as many characters
+    (two bytes each: the stricter reading). A truncated json/jsonb/xml/array no longer parses: its table
+    fails, as it would on a real target. ``FullLobMode`` copies everything; ``SupportLobs`` false leaves
+    LOB columns NULL. Truncations are counted in ``warnings``. Full load only: CDC applies values whole.
+
 Stats and table statistics follow DMS's ``ReplicationTaskStats`` and ``TableStatistics`` shapes,
 with ``datetime`` values; :func:`to_wire` turns them into JSON-ready values (epoch seconds, as the
 DMS JSON protocol sends timestamps) for moto's ``json.dumps`` responses.
@@ -252,8 +263,9 @@ class _Table:
     def label(self) -> str:
         return f"{self.schema}.{self.name}"
 
-    def select_sql(self, leaf_names: dict[int, tuple[str, str]]) -> sql.Composable:
-        cols = sql.SQL(", ").join(sql.Identifier(c.name) for c in self.columns)
+    def select_sql(self, leaf_names: dict[int, tuple[str, str]], lob_limit: int | None = None) -> sql.Composable:
+        """``lob_limit``: DMS's limited LOB mode, in bytes (0: LOBs not supported, NULL); None: full LOB mode."""
+        cols = sql.SQL(", ").join(_lob_column(c, lob_limit) for c in self.columns)
         if self.relkind == "r":
             return sql.SQL("SELECT {} FROM ONLY {}").format(cols, _qname(self.schema, self.name))
         if self.all_leaves:
@@ -262,6 +274,39 @@ class _Table:
             return sql.SQL("SELECT {} FROM ONLY {} WHERE false").format(cols, _qname(self.schema, self.name))
         return sql.SQL(" UNION ALL ").join(
             sql.SQL("SELECT {} FROM ONLY {}").format(cols, _qname(*leaf_names[oid])) for oid in self.leaves)
+
+
+def lob_kind(type_display: str) -> str | None:
+    """"blob", "nclob" or None: how DMS takes a PostgreSQL column of this type (format_type's text)."""
+    t = type_display.lower()
+    if t == "bytea":
+        return "blob"
+    if t in ("text", "character varying", "json", "jsonb", "xml") or t.endswith("[]") or t.split(".")[-1] == "hstore":
+        return "nclob"
+    return None
+
+
+def _lob_column(c: _Column, limit: int | None) -> sql.Composable:
+    ident = sql.Identifier(c.name)
+    kind = lob_kind(c.type)
+    if kind is None or limit is None:
+        return ident
+    if limit == 0:
+        return sql.SQL("NULL AS {}").format(ident)
+    if kind == "blob":
+        return sql.SQL("pg_catalog.substr({}, 1, {}) AS {}").format(ident, sql.Literal(limit), ident)
+    return sql.SQL("pg_catalog.left(({})::text, {}) AS {}").format(ident, sql.Literal(limit // 2), ident)
+
+
+def lob_limit(target_metadata: dict | None) -> int | None:
+    """Bytes a LOB keeps under these TargetMetadata settings (DMS's defaults when absent); None: no limit."""
+    md = {"SupportLobs": True, "FullLobMode": False, "LimitedSizeLobMode": True, "LobMaxSize": 32,
+          **(target_metadata or {})}
+    if not md["SupportLobs"]:
+        return 0
+    if md["FullLobMode"]:
+        return None
+    return int(md["LobMaxSize"] or 32) * 1024
 
 
 _TABLES_SQL = """
@@ -446,7 +491,8 @@ class ReplicationRun:
     """One start of a DMS replication task, moving data for real. See the module docstring."""
 
     def __init__(self, source_url: str, target_url: str, table_mappings: dict | str | None,
-                 migration_type: str, target_prep_mode: str = "DO_NOTHING", task_id: str = "task") -> None:
+                 migration_type: str, target_prep_mode: str = "DO_NOTHING", task_id: str = "task",
+                 target_metadata: dict | None = None) -> None:
         if migration_type not in MIGRATION_TYPES:
             raise ValueError(f"migration_type must be one of {MIGRATION_TYPES}, not {migration_type!r}")
         self.source_url, self.target_url = source_url, target_url
@@ -458,6 +504,7 @@ class ReplicationRun:
         if target_prep_mode not in PREP_MODES:
             self.warnings.append(f"unknown TargetTablePrepMode {target_prep_mode!r}: DO_NOTHING used")
         self.max_parallel = MAX_PARALLEL_TABLES
+        self.lob_limit = lob_limit(target_metadata)
         suffix = secrets.token_hex(4)
         base = re.sub(r"[^a-z0-9_]", "_", task_id.lower())[:40]
         self.slot_name = f"h2a_{base}_{suffix}"
@@ -1031,7 +1078,10 @@ class ReplicationRun:
         cols = sql.SQL(", ").join(sql.Identifier(c.name) for c in t.columns)
         src.execute("SAVEPOINT dms_table")
         rows = 0
-        with (src.cursor().copy(sql.SQL("COPY ({}) TO STDOUT").format(t.select_sql(self._leaf_names))) as cin,
+        if self.lob_limit:
+            self._count_truncations(t, src)
+        with (src.cursor().copy(sql.SQL("COPY ({}) TO STDOUT").format(t.select_sql(self._leaf_names,
+                                                                                    self.lob_limit))) as cin,
               tgt.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(_qname(t.schema, t.name), cols)) as cout):
             buf = bytearray()
             for chunk in cin:
@@ -1052,6 +1102,24 @@ class ReplicationRun:
             t.expected_rows = max(t.expected_rows, rows)
             t.state, t.full_load_end, t.last_update = COMPLETED, _now(), _now()
         log.info("DMS task %s: table %s loaded, %d rows", self.task_id, t.label, rows)
+
+    def _count_truncations(self, t: _Table, src: psycopg.Connection) -> None:
+        """DMS's log warning for each LOB it truncates (one line per column here)."""
+        limit = self.lob_limit or 0
+        checks = [(c.name, sql.SQL("count(*) FILTER (WHERE pg_catalog.octet_length({}) > {})").format(
+                      sql.Identifier(c.name), sql.Literal(limit)) if lob_kind(c.type) == "blob" else
+                   sql.SQL("count(*) FILTER (WHERE pg_catalog.length(({})::text) > {})").format(
+                      sql.Identifier(c.name), sql.Literal(limit // 2)))
+                  for c in t.columns if lob_kind(c.type)]
+        if not checks:
+            return
+        inner = t.select_sql(self._leaf_names)
+        row = src.execute(sql.SQL("SELECT {} FROM ({}) q").format(sql.SQL(", ").join(q for _, q in checks),
+                                                                   inner)).fetchone()
+        for (name, _), n in zip(checks, row or (), strict=False):
+            if n:
+                self.warnings.append(f"table {t.label}: {n} LOB value(s) of column {name} truncated to "
+                                     f"{limit // 1024} KB (limited LOB mode)")
 
     # ------------------------------------------------------------------ change data capture
     def _apply_changes(self, leaves: dict[int, _Leaf]) -> None:

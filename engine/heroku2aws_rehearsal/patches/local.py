@@ -724,7 +724,7 @@ def _patch_dms() -> None:
         if previous is not None:
             previous.stop()
         run = ReplicationRun(endpoint_url(source), endpoint_url(target), task.table_mappings, task.migration_type,
-                             target_prep_mode=prep, task_id=task.id)
+                             target_prep_mode=prep, task_id=task.id, target_metadata=settings.get("TargetMetadata"))
         RUNS[task.arn] = run
         run.start()
         return task

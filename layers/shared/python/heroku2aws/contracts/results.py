@@ -97,6 +97,8 @@ class PostgresPlan(_Report):
     table_mappings: dict[str, Any]
     source: dict[str, Any]
     target: TargetPostgresReport
+    # The DMS task's TargetMetadata LOB settings, from the largest LOB value preflight measured (postgres/lobs.py).
+    dms_lob_settings: dict[str, Any] = {}
 
 
 class RedisPlan(_Report):

@@ -41,6 +41,7 @@ from heroku2aws.postgres.common import (
     qualified,
     resolve_url,
 )
+from heroku2aws.postgres.lobs import LobReport, measure
 from heroku2aws.redaction import scrub
 
 log = get_logger("postgres.analysis")
@@ -163,6 +164,7 @@ class PostgresAnalysis(BaseModel):
     replication: ReplicationInfo
     connections: ConnectionInfo
     warnings: list[str]
+    lobs: LobReport | None = None  # the largest value per LOB column: DMS's LOB settings (postgres/lobs.py)
 
     @property
     def can_replicate(self) -> bool:
@@ -329,6 +331,7 @@ def analyze_connection(conn: psycopg.Connection) -> PostgresAnalysis:
         "(SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type = 'client backend')")
     connections = ConnectionInfo(max_connections=max_conn, reserved=reserved, in_use=in_use, role_limit=connlimit)
 
+    lobs = measure(conn, app)
     unsupported = [e.name for e in extensions if not e.rds_supported]
     warnings: list[str] = []
     if without_key:
@@ -341,6 +344,9 @@ def analyze_connection(conn: psycopg.Connection) -> PostgresAnalysis:
     if inheritance_parents:
         warnings.append(f"table inheritance (INHERITS) parent(s) {', '.join(inheritance_parents)}: a copy that "
                         f"reads parents without ONLY duplicates the children's rows; verify will show it")
+    if not lobs.complete:
+        warnings.append("the largest value of some LOB column(s) could not be measured in time: DMS will run in full "
+                        "LOB mode (slower, nothing truncated)")
     if connections.available < 10:
         warnings.append(f"only {connections.available} connection(s) free of {max_conn}: DMS and pg_dump -j "
                         f"need several")
@@ -355,7 +361,7 @@ def analyze_connection(conn: psycopg.Connection) -> PostgresAnalysis:
         extensions=extensions, unsupported_extensions=unsupported, available_extensions=available,
         sequences=sequences, large_objects=large_objects, partitioned_tables=partitioned,
         inheritance_parents=inheritance_parents, extension_tables=extension_tables,
-        replication=replication, connections=connections, warnings=warnings,
+        replication=replication, connections=connections, warnings=warnings, lobs=lobs,
     )
     return analysis
 

@@ -628,6 +628,7 @@ def run_preflight(cfg: ExecutionInput, *, heroku=None, route53=None, iam=None) -
     if source is None or target is None or dns is None or heroku_report is None:  # every None comes with a problem
         raise PreflightFailed(f"preflight could not inspect everything for {app}")
 
+    from ..postgres.lobs import dms_lob_settings
     from ..postgres.mappings import dms_table_mappings
 
     source_doc = source.compact().model_dump(mode="json", exclude={"available_extensions"})
@@ -641,7 +642,7 @@ def run_preflight(cfg: ExecutionInput, *, heroku=None, route53=None, iam=None) -
         heroku=heroku_report,
         postgres=PostgresPlan(source_dbname=source.database, target_dbname=target.database,
                               schemas=list(source.schemas), table_mappings=dms_table_mappings(source),
-                              source=source_doc, target=target),
+                              source=source_doc, target=target, dms_lob_settings=dms_lob_settings(source.lobs)),
         redis=redis_report,
         target=TargetState(postgres_empty=target.empty, redis_empty=(tgt_r.keys == 0) if tgt_r else True),
         dns=dns,
