@@ -194,8 +194,8 @@ def frozen_heroku():
 
     with FakeHeroku(token=TOKEN) as fake:
         fake.add_app(APP, maintenance=True, formation=[
-            {"type": "web", "quantity": 0, "size": "standard-2X"}, {"type": "worker", "quantity": 0,
-                                                                     "size": "standard-1X"}])
+            {"type": "web", "quantity": 0, "size": "Standard-2X"}, {"type": "worker", "quantity": 0,
+                                                                     "size": "Standard-1X"}])
         yield fake
 
 
@@ -205,8 +205,8 @@ def heroku_cfg(cfg, moto, heroku) -> dict:
     return with_changes(cfg, heroku__api_key_secret_arn=arn, heroku__api_url=heroku.url)
 
 
-FORMATION = [{"type": "web", "quantity": 3, "size": "standard-2X", "command": "puma"},
-             {"type": "worker", "quantity": 1, "size": "standard-1X", "command": "sidekiq"}]
+FORMATION = [{"type": "web", "quantity": 3, "size": "Standard-2X", "command": "puma"},
+             {"type": "worker", "quantity": 1, "size": "Standard-1X", "command": "sidekiq"}]
 
 
 # ------------------------------------------------------------------------------ Postgres

@@ -5,12 +5,18 @@ It speaks Heroku's JSON (objects, error bodies, status codes) on 127.0.0.1 so th
 
 - ``GET/PATCH /apps/{app}`` (``{"maintenance": bool}``)
 - ``GET/PATCH /apps/{app}/config-vars`` (a ``null`` value deletes a var; answers the full set)
-- ``GET/PATCH /apps/{app}/formation`` (``{"updates": [{"type", "quantity", "size"}]}``)
+- ``GET/PATCH /apps/{app}/formation`` (``{"updates": [{"type", "quantity", "dyno_size"}]}``)
 - ``GET/PATCH /apps/{app}/formation/{type}``
 - ``GET /apps/{app}/addon-attachments`` and ``GET /apps/{app}/addons`` (with the add-ons other apps share
   with it), ``GET /addons/{addon}/addon-attachments`` (every app an add-on is attached to)
 - ``GET /apps/{app}/dynos`` (the formation's dynos ``web.1``... and one-off dynos ``run.N`` / ``scheduler.N``)
   and ``POST /apps/{app}/dynos/{dyno}/actions/stop`` (answers ``{}``, as the schema's "Stop" link says)
+
+It follows the published schema (heroku/platform-api ``schema.json``; the parts used are copied under
+``tests/heroku_api/schema/`` and a contract test validates every response here against them): resources carry
+exactly the schema's properties, sizes come back in Heroku's spelling in ``size`` and ``dyno_size``, a formation
+update takes ``dyno_size`` (not the deprecated ``size``), config var values are strings, and lists are paged
+(``Range`` / ``206 Partial Content`` / ``Next-Range``, 200 a page by default, at most 1,000).
 
 Apps are found by name or id. ``Authorization: Bearer <token>`` is required (401
 ``unauthorized`` otherwise); an unknown app is 404 ``not_found``. State is guarded by a lock.
@@ -36,13 +42,41 @@ from werkzeug.wrappers import Request, Response
 
 from .servers import free_port
 
-__all__ = ["DYNO_SIZES", "FakeHeroku", "HerokuApp"]
+__all__ = ["CANONICAL_SIZES", "DYNO_SIZES", "FakeHeroku", "HerokuApp", "canonical_size"]
 
-#: Dyno sizes Heroku accepts (compared case-insensitively).
-DYNO_SIZES = ("eco", "basic", "free", "hobby", "standard-1x", "standard-2x", "performance-m", "performance-l",
-              "performance-l-ram", "performance-xl", "performance-2xl", "private-s", "private-m", "private-l",
-              "private-l-ram", "private-xl", "private-2xl", "shield-s", "shield-m", "shield-l", "shield-l-ram",
-              "shield-xl", "shield-2xl", "1x", "2x", "px")
+#: Dyno sizes Heroku accepts, spelled as Heroku answers them (heroku/cli src/commands/ps/type.ts); a request may
+#: spell them in any case, a response always spells them so, in ``size`` and ``dyno_size.name`` alike.
+CANONICAL_SIZES = (
+    "Eco", "Basic", "Free", "Hobby", "Standard-1X", "Standard-2X", "1X", "2X", "PX", "Performance",
+    "Performance-M", "Performance-L", "Performance-L-RAM", "Performance-XL", "Performance-2XL",
+    "Private-S", "Private-M", "Private-L", "Private-L-RAM", "Private-XL", "Private-2XL",
+    "Private-Memory-L", "Private-Memory-XL", "Private-Memory-2XL",
+    "Shield-S", "Shield-M", "Shield-L", "Shield-L-RAM", "Shield-XL", "Shield-2XL",
+    "Shield-Memory-L", "Shield-Memory-XL", "Shield-Memory-2XL",
+    "dyno-1c-0.5gb", "dyno-1c-4gb", "dyno-1c-8gb", "dyno-2c-1gb", "dyno-2c-4gb", "dyno-2c-8gb", "dyno-2c-16gb",
+    "dyno-4c-8gb", "dyno-4c-16gb", "dyno-4c-32gb", "dyno-8c-16gb", "dyno-8c-32gb", "dyno-8c-64gb",
+    "dyno-16c-32gb", "dyno-16c-64gb", "dyno-16c-128gb", "dyno-32c-64gb")
+_BY_LOWER = {name.lower(): name for name in CANONICAL_SIZES}
+DYNO_SIZES = tuple(_BY_LOWER)  # lower case, for lookups
+
+
+def _size_id(name: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"dyno-size/{name.lower()}"))
+
+
+def canonical_size(ref: str) -> str | None:
+    """Heroku's spelling of a size given by name (any case) or by id; None when Heroku has no such size."""
+    return _BY_LOWER.get(ref.lower()) or next((n for n in CANONICAL_SIZES if _size_id(n) == ref), None)
+
+
+#: Lists answer at most this many items a page unless the request's Range says ``max`` (at most 1,000): Dev Center,
+#: Platform API Reference, "Ranges" (https://devcenter.heroku.com/articles/platform-api-reference#ranges).
+DEFAULT_PAGE_SIZE = 200
+MAX_PAGE_SIZE = 1000
+_RANGE = re.compile(r"^\s*(?P<field>[a-z_]+)\s+(?P<after>\]?)(?P<first>[^.;\s]*)\.\.(?P<last>[^;\s]*)\s*"
+                    r"(?:;\s*max=(?P<max>\d+)\s*;?)?\s*$")
+_CONFIG_VAR_NAME = re.compile(r"^\w+$")  # config-var Update's patternProperties
+
 
 _ADDON_SERVICES = {"DATABASE": "heroku-postgresql", "REDIS": "heroku-redis"}
 _ADDON_PLANS = {"heroku-postgresql": "heroku-postgresql:standard-0", "heroku-redis": "heroku-redis:premium-0"}
@@ -75,6 +109,7 @@ class HerokuApp:
     maintenance: bool = False
     region: str = "us"
     stack: str = "heroku-24"
+    generation: str = "cedar"   # or "fir" (schema: app.generation {id, name})
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     created_at: str = field(default_factory=_ts)
     updated_at: str = field(default_factory=_ts)
@@ -103,6 +138,8 @@ class HerokuApp:
             "organization": None, "team": None, "space": None,
             "region": {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, self.region)), "name": self.region},
             "released_at": self.created_at, "repo_size": None, "slug_size": 52428800, "stack": stack,
+            "generation": {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"generation/{self.generation}")),
+                           "name": self.generation},
             "updated_at": self.updated_at,
             "web_url": f"https://{self.name}-{self.id.replace('-', '')[:12]}.herokuapp.com/",
         }
@@ -110,7 +147,7 @@ class HerokuApp:
     def process_json(self, p: _Process) -> dict[str, Any]:
         return {"app": self.ref(), "command": p.command, "created_at": p.created_at, "id": p.id,
                 "quantity": p.quantity, "size": p.size, "type": p.type, "updated_at": p.updated_at,
-                "dyno_size": {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, p.size.lower())), "name": p.size}}
+                "dyno_size": {"id": _size_id(p.size), "name": p.size}}
 
     def dyno_json(self, name: str, dtype: str, command: str, size: str, dyno_id: str, created_at: str,
                   state: str = "up") -> dict[str, Any]:
@@ -151,7 +188,8 @@ class HerokuApp:
                 "name": f"{service}-{addon_id[:8]}",
                 "plan": {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, service + "plan")),
                          "name": _ADDON_PLANS.get(service, f"{service}:basic")},
-                "provider_id": addon_id[:8], "state": "provisioned", "updated_at": self.updated_at,
+                "provider_id": addon_id[:8], "provision_message": "", "state": "provisioned",
+                "updated_at": self.updated_at,
                 "web_url": f"https://addons-sso.heroku.com/apps/{self.id}/addons/{addon_id}"}
 
 
@@ -192,6 +230,8 @@ class FakeHeroku:
     def __init__(self, token: str | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
         self.token = token or "HRKU-" + secrets.token_hex(16)
         self.host, self.port = host, port
+        #: items per page of a list when the request's Range gives no ``max`` (Heroku's default is 200)
+        self.page_size = DEFAULT_PAGE_SIZE
         self._apps: dict[str, HerokuApp] = {}
         self._lock = threading.RLock()
         self._requests: list[dict[str, Any]] = []
@@ -203,18 +243,21 @@ class FakeHeroku:
     def add_app(self, name: str, config_vars: dict[str, str] | None = None,
                 formation: list[dict[str, Any]] | None = None,
                 addon_attachments: dict[str, str | list[str]] | None = None, *, maintenance: bool = False,
-                region: str = "us", stack: str = "heroku-24") -> HerokuApp:
-        """An app. ``formation``: ``[{"type", "quantity", "size", "command"}]``; ``addon_attachments``:
-        ``{attachment name: config var(s) it sets}`` (e.g. ``{"DATABASE": "DATABASE_URL"}``)."""
+                region: str = "us", stack: str = "heroku-24", generation: str = "cedar") -> HerokuApp:
+        """An app. ``formation``: ``[{"type", "quantity", "size", "command"}]`` (a size in any case: Heroku's
+        spelling is kept); ``addon_attachments``: ``{attachment name: config var(s) it sets}`` (e.g.
+        ``{"DATABASE": "DATABASE_URL"}``); ``generation``: ``cedar`` or ``fir``."""
         processes = {}
         for f in formation or []:
-            p = _Process(type=f["type"], quantity=int(f.get("quantity", 0)), size=f.get("size", "standard-1X"),
-                         command=f.get("command", ""))
+            # A size this stand-in does not know is kept as given: a size Heroku introduced since (updates that
+            # name it are refused, as ones naming no size at all).
+            size = canonical_size(f.get("size") or "standard-1X") or str(f["size"])
+            p = _Process(type=f["type"], quantity=int(f.get("quantity", 0)), size=size, command=f.get("command", ""))
             processes[p.type] = p
         attachments = {k: [v] if isinstance(v, str) else list(v) for k, v in (addon_attachments or {}).items()}
         app = HerokuApp(name=name, config_vars={k: str(v) for k, v in (config_vars or {}).items()},
                         formation=processes, attachments=attachments, maintenance=maintenance, region=region,
-                        stack=stack)
+                        stack=stack, generation=generation)
         with self._lock:
             self._apps[name] = app
         return app
@@ -240,7 +283,8 @@ class FakeHeroku:
             while f"{dyno_type}.{n}" in app.one_off:
                 n += 1
             name = f"{dyno_type}.{n}"
-            app.one_off[name] = {"type": dyno_type, "command": command, "size": size, "id": str(uuid.uuid4()),
+            app.one_off[name] = {"type": dyno_type, "command": command, "size": canonical_size(size) or size,
+                                 "id": str(uuid.uuid4()),
                                  "created_at": _ts()}
             return name
 
@@ -342,9 +386,37 @@ class FakeHeroku:
                 except ValueError:
                     raise _HttpError(400, {"id": "bad_request", "message": "Invalid JSON in request body."}) from None
             with self._lock:
-                return 200, self._route(request.method, request.path, payload), {}
+                body = self._route(request.method, request.path, payload)
+            if request.method == "GET" and isinstance(body, list):
+                return self._page(body, request.headers.get("Range"))
+            return 200, body, {}
         except _HttpError as exc:
             return exc.status, exc.body, {}
+
+    def _page(self, items: list[dict[str, Any]], range_header: str | None) -> tuple[int, Any, dict[str, str]]:
+        """One page of a list, as Heroku pages (Dev Center "Ranges"): sorted by the range's field (``id`` unless
+        ``Range`` names another the items have), from its start (``]x`` is after x), ``max`` items (default
+        :attr:`page_size`, at most 1,000); 206 with ``Next-Range`` while more remain, else 200."""
+        field, after, first, last, size = "id", False, "", "", self.page_size
+        if range_header:
+            m = _RANGE.match(range_header)
+            if m is None or any(m["field"] not in item for item in items):
+                raise _HttpError(400, {"id": "bad_request", "message": f"Invalid Range header: {range_header!r}."})
+            field, after, first, last = m["field"], bool(m["after"]), m["first"], m["last"]
+            size = int(m["max"]) if m["max"] else self.page_size
+        size = max(1, min(size, MAX_PAGE_SIZE))
+        ordered = sorted(items, key=lambda item: str(item[field]))
+        selected = [item for item in ordered
+                    if (not first or (str(item[field]) > first if after else str(item[field]) >= first))
+                    and (not last or str(item[field]) <= last)]
+        page = selected[:size]
+        headers = {"Accept-Ranges": field}
+        if page:
+            headers["Content-Range"] = f"{field} {page[0][field]}..{page[-1][field]}; max={size}"
+        if len(selected) > size:
+            headers["Next-Range"] = f"{field} ]{page[-1][field]}..; max={size}"
+            return 206, page, headers
+        return 200, page, headers
 
     def _app(self, ref: str) -> HerokuApp:
         app = self._apps.get(ref) or next((a for a in self._apps.values() if a.id == ref), None)
@@ -433,14 +505,16 @@ class FakeHeroku:
     def _patch_config(app: HerokuApp, payload: Any) -> dict[str, str]:
         if not isinstance(payload, dict):
             raise _invalid("Request body must be a JSON object of config vars.")
-        for key, value in payload.items():
-            if value is not None and not isinstance(value, str | int | float | bool):
+        for key, value in payload.items():   # config-var Update: patternProperties ^\w+$, string or null, nothing else
+            if not _CONFIG_VAR_NAME.match(key):
+                raise _invalid(f"Invalid config var name {key!r}: letters, digits and underscores only.")
+            if value is not None and not isinstance(value, str):
                 raise _invalid(f"Invalid value for config var {key}: must be a string or null.")
         for key, value in payload.items():
             if value is None:
                 app.config_vars.pop(key, None)
             else:
-                app.config_vars[key] = value if isinstance(value, str) else json.dumps(value)
+                app.config_vars[key] = value
         app.touch()
         return dict(app.config_vars)
 
@@ -464,18 +538,27 @@ class FakeHeroku:
 
     @staticmethod
     def _check_update(u: dict[str, Any]) -> None:
+        """The schema's formation ``update``: ``type``, ``quantity``, ``dyno_size`` ({name} or {id}) and nothing
+        else (additionalProperties false; the deprecated ``size`` is not among them)."""
+        unknown = sorted(set(u) - {"type", "quantity", "dyno_size"})
+        if unknown:
+            raise _invalid(f"Unknown formation update properties: {', '.join(unknown)} (a size is given as "
+                           "dyno_size: {\"name\": ...}).")
         if "quantity" in u and (not isinstance(u["quantity"], int) or isinstance(u["quantity"], bool)
                                 or u["quantity"] < 0):
             raise _invalid("Invalid quantity: must be an integer greater than or equal to 0.")
-        if "size" in u and (not isinstance(u["size"], str) or u["size"].lower() not in DYNO_SIZES):
-            raise _invalid(f"Invalid size: {u.get('size')!r} is not a dyno size.")
+        if "dyno_size" in u:
+            ref = u["dyno_size"]
+            given = (ref.get("name") or ref.get("id")) if isinstance(ref, dict) else None
+            if not isinstance(given, str) or canonical_size(given) is None:
+                raise _invalid(f"Invalid dyno_size: {ref!r} is not a dyno size.")
 
     @staticmethod
     def _apply_update(app: HerokuApp, u: dict[str, Any]) -> dict[str, Any]:
         process = app.formation[u["type"]]
         if "quantity" in u:
             process.quantity = u["quantity"]
-        if "size" in u:
-            process.size = u["size"]
+        if "dyno_size" in u:
+            process.size = canonical_size(u["dyno_size"].get("name") or u["dyno_size"]["id"]) or process.size
         process.updated_at = _ts()
         return app.process_json(process)

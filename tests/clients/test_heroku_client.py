@@ -81,7 +81,7 @@ def test_given_config_vars_when_updated_then_the_full_set_comes_back(client, her
 def test_given_a_formation_when_read_then_every_process_type_with_its_size(client):
     formation = client.get_formation(APP)
     assert sorted((f["type"], f["quantity"], f["size"], f["command"]) for f in formation) == [
-        ("web", 2, "standard-1x", "python -m app.web"), ("worker", 1, "standard-2x", "python -m app.worker")]
+        ("web", 2, "Standard-1X", "python -m app.web"), ("worker", 1, "Standard-2X", "python -m app.worker")]
     for f in formation:
         assert f["app"]["name"] == APP and f["id"] and f["updated_at"]
     web = client.get_formation_type(APP, "web")
@@ -97,7 +97,7 @@ def test_given_a_formation_when_scaled_and_scaled_back_then_it_is_as_before(clie
     client.update_formation(APP, [{"type": t, "quantity": q, "size": s} for t, q, s in before])
     assert sorted((f["type"], f["quantity"], f["size"]) for f in client.get_formation(APP)) == before
     single = client.scale(APP, "worker", quantity=3, size="performance-m")
-    assert (single["quantity"], single["size"]) == (3, "performance-m")
+    assert (single["quantity"], single["size"]) == (3, "Performance-M")  # Heroku's spelling comes back
     assert client.get_formation_type(APP, "worker")["quantity"] == 3
 
 
@@ -255,7 +255,7 @@ def test_given_the_client_when_imported_then_neither_the_engine_nor_moto_is():
 
 def test_given_the_stand_in_when_asked_an_unsupported_change_then_it_refuses(client, heroku):
     state = heroku.get_app_state(APP)
-    assert state["formation"]["web"] == {"quantity": 2, "size": "standard-1x", "command": "python -m app.web"}
+    assert state["formation"]["web"] == {"quantity": 2, "size": "Standard-1X", "command": "python -m app.web"}
     assert state["config_vars"] == CONFIG and state["maintenance"] is False
     assert heroku.get_app_state("no-such-app") is None
     with pytest.raises(HerokuApiError) as err:

@@ -11,9 +11,9 @@ from heroku2aws.contracts.errors import HerokuApiError, HerokuControlFailed, Inv
 from heroku2aws_rehearsal.heroku_api import FakeHeroku
 
 TOKEN = "HRKU-test-0123456789abcdef0123456789abcdef"
-FORMATION = [{"type": "web", "quantity": 3, "size": "standard-2X", "command": "bundle exec puma"},
-             {"type": "worker", "quantity": 2, "size": "standard-1X", "command": "bundle exec sidekiq"},
-             {"type": "clock", "quantity": 0, "size": "standard-1X", "command": "bundle exec clockwork"}]
+FORMATION = [{"type": "web", "quantity": 3, "size": "Standard-2X", "command": "bundle exec puma"},
+             {"type": "worker", "quantity": 2, "size": "Standard-1X", "command": "bundle exec sidekiq"},
+             {"type": "clock", "quantity": 0, "size": "Standard-1X", "command": "bundle exec clockwork"}]
 
 
 @pytest.fixture
@@ -41,9 +41,9 @@ def _patches(heroku: FakeHeroku) -> list[str]:
 def test_given_a_running_app_when_frozen_then_maintenance_is_on_and_every_dyno_is_stopped(control_cfg, heroku, context):
     result = _call(control_cfg, context, "freeze")
     assert result["maintenance_was"] is False
-    assert result["formation"] == [{"type": "clock", "quantity": 0, "size": "standard-1X"},
-                                   {"type": "web", "quantity": 3, "size": "standard-2X"},
-                                   {"type": "worker", "quantity": 2, "size": "standard-1X"}]
+    assert result["formation"] == [{"type": "clock", "quantity": 0, "size": "Standard-1X"},
+                                   {"type": "web", "quantity": 3, "size": "Standard-2X"},
+                                   {"type": "worker", "quantity": 2, "size": "Standard-1X"}]
     assert result["scaled_to_zero"] == ["web", "worker"]
     state = heroku.get_app_state(APP)
     assert state["maintenance"] is True
@@ -72,7 +72,7 @@ def test_given_a_frozen_app_when_restored_then_formation_and_maintenance_come_ba
     state = heroku.get_app_state(APP)
     assert state["maintenance"] is False
     assert {t: (p["quantity"], p["size"]) for t, p in state["formation"].items()} == {
-        "web": (3, "standard-2X"), "worker": (2, "standard-1X"), "clock": (0, "standard-1X")}
+        "web": (3, "Standard-2X"), "worker": (2, "Standard-1X"), "clock": (0, "Standard-1X")}
 
 
 def test_given_a_restored_app_when_restored_again_then_nothing_is_sent(control_cfg, heroku, context):
@@ -87,20 +87,20 @@ def test_given_a_restored_app_when_restored_again_then_nothing_is_sent(control_c
 def test_given_a_changed_size_and_a_vanished_type_when_restored_then_size_is_set_and_the_type_skipped(
         control_cfg, heroku, context):
     formation = [{"type": "web", "quantity": 1, "size": "performance-m"},
-                 {"type": "gone", "quantity": 4, "size": "standard-1X"}]
+                 {"type": "gone", "quantity": 4, "size": "Standard-1X"}]
     result = _call(control_cfg, context, "restore", formation=formation, maintenance=True)
     assert result["changed"] == ["web"]
     assert result["skipped"] == ["gone"]
     state = heroku.get_app_state(APP)
-    assert state["formation"]["web"]["quantity"] == 1 and state["formation"]["web"]["size"] == "performance-m"
+    assert state["formation"]["web"]["quantity"] == 1 and state["formation"]["web"]["size"] == "Performance-M"
     assert state["maintenance"] is True
 
 
 def test_given_an_app_when_status_is_asked_then_formation_and_maintenance_are_read_only(control_cfg, heroku, context):
     result = _call(control_cfg, context, "status")
     assert result == {"maintenance": False, "formation": [
-        {"type": "clock", "quantity": 0, "size": "standard-1X"}, {"type": "web", "quantity": 3, "size": "standard-2X"},
-        {"type": "worker", "quantity": 2, "size": "standard-1X"}]}
+        {"type": "clock", "quantity": 0, "size": "Standard-1X"}, {"type": "web", "quantity": 3, "size": "Standard-2X"},
+        {"type": "worker", "quantity": 2, "size": "Standard-1X"}]}
     assert _patches(heroku) == []
 
 

@@ -12,7 +12,7 @@ from helpers import EXECUTION_ID, load_handler, with_changes
 from heroku2aws.contracts.errors import PreflightFailed
 from heroku2aws.contracts.input import ExecutionInput
 from heroku2aws.steps.preflight import Findings, check_postgres
-from heroku2aws_rehearsal.heroku_api import FakeHeroku
+from heroku2aws_rehearsal.heroku_api import FakeHeroku, canonical_size
 from heroku2aws_rehearsal.servers import free_port
 
 handler = load_handler("preflight")
@@ -154,8 +154,10 @@ def test_given_a_healthy_heroku_app_when_preflight_runs_then_the_plan(cfg, conte
     h = plan["heroku"]
     assert (h["name"], h["region"], h["stack"], h["maintenance"]) == (APP, "us", "heroku-24", False)
     assert h["config_var_names"] == sorted(CONFIG_VARS) and h["config_var_count"] == 5
-    assert h["formation"] == [{"type": f["type"], "quantity": f["quantity"], "size": f["size"],
-                               "command": f["command"]} for f in FORMATION]
+    # Heroku lists in id order (its default Range) and answers sizes in its own spelling ("Standard-2X").
+    assert sorted(h["formation"], key=lambda f: f["type"]) == sorted(
+        ({"type": f["type"], "quantity": f["quantity"], "size": canonical_size(f["size"]), "command": f["command"]}
+         for f in FORMATION), key=lambda f: f["type"])
     assert h["addon_attachments"] == ["DATABASE_URL", "HEROKU_POSTGRESQL_ONYX_URL", "REDIS_URL"]
     pg = plan["postgres"]
     assert (pg["source_dbname"], pg["target_dbname"], pg["schemas"]) == ("app", "rds_app", ["public"])

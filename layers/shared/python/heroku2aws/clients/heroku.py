@@ -35,6 +35,8 @@ DEFAULT_API_URL = "https://api.heroku.com"
 ACCEPT = "application/vnd.heroku+json; version=3"
 USER_AGENT = "heroku2aws/0.1"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: A bound on pages per list (1,000 items a page at most: far beyond any app's formation or add-ons).
+MAX_PAGES = 100
 
 
 class HerokuClient:
@@ -77,34 +79,34 @@ class HerokuClient:
 
     # ------------------------------------------------------------------ formation
     def get_formation(self, app: str) -> list[dict[str, Any]]:
-        return self._request("GET", f"/apps/{_seg(app)}/formation")
+        return self._list(f"/apps/{_seg(app)}/formation")
 
     def get_formation_type(self, app: str, process_type: str) -> dict[str, Any]:
         return self._request("GET", f"/apps/{_seg(app)}/formation/{_seg(process_type)}")
 
     def update_formation(self, app: str, updates: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Batch update: ``[{"type": "web", "quantity": 0, "size": "standard-1X"}, ...]``; returns them."""
+        """Batch update: ``[{"type": "web", "quantity": 0, "size": "standard-1X"}, ...]``; returns them.
+
+        Sent as the schema's update objects (``formation/definitions/update``: ``type``, ``quantity``,
+        ``dyno_size`` and nothing else), a size as ``{"dyno_size": {"name": size}}``."""
         for u in updates:
             if "type" not in u:
                 raise ValueError("each formation update needs a 'type'")
-        clean = [{k: u[k] for k in ("type", "quantity", "size") if k in u and u[k] is not None} for u in updates]
-        return self._request("PATCH", f"/apps/{_seg(app)}/formation", {"updates": clean})
+        return self._request("PATCH", f"/apps/{_seg(app)}/formation",
+                             {"updates": [{"type": u["type"], **_formation_change(u.get("quantity"), u.get("size"))}
+                                          for u in updates]})
 
     def scale(self, app: str, process_type: str, quantity: int | None = None,
               size: str | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {}
-        if quantity is not None:
-            body["quantity"] = quantity
-        if size is not None:
-            body["size"] = size
-        return self._request("PATCH", f"/apps/{_seg(app)}/formation/{_seg(process_type)}", body)
+        return self._request("PATCH", f"/apps/{_seg(app)}/formation/{_seg(process_type)}",
+                             _formation_change(quantity, size))
 
     # ------------------------------------------------------------------ dynos
     # Platform API schema (heroku/platform-api schema.json, "dyno"): List is GET /apps/{app}/dynos; Stop is
     # POST /apps/{app}/dynos/{dyno}/actions/stop and answers {} (a one-off dyno is named "<type>.<n>",
     # "run.1234", "scheduler.5678"; its "type" is the part before the dot).
     def dynos(self, app: str) -> list[dict[str, Any]]:
-        return self._request("GET", f"/apps/{_seg(app)}/dynos")
+        return self._list(f"/apps/{_seg(app)}/dynos")
 
     def stop_dyno(self, app: str, dyno: str) -> dict[str, Any]:
         return self._request("POST", f"/apps/{_seg(app)}/dynos/{_seg(dyno)}/actions/stop", {})
@@ -113,13 +115,13 @@ class HerokuClient:
     def addon_attachments_of_addon(self, addon: str) -> list[dict[str, Any]]:
         """Every attachment of one add-on, on any app (schema "add-on-attachment", List by Add-on:
         GET /addons/{addon}/addon-attachments): how other apps sharing a database are found."""
-        return self._request("GET", f"/addons/{_seg(addon)}/addon-attachments")
+        return self._list(f"/addons/{_seg(addon)}/addon-attachments")
 
     def addon_attachments(self, app: str) -> list[dict[str, Any]]:
-        return self._request("GET", f"/apps/{_seg(app)}/addon-attachments")
+        return self._list(f"/apps/{_seg(app)}/addon-attachments")
 
     def addons(self, app: str) -> list[dict[str, Any]]:
-        return self._request("GET", f"/apps/{_seg(app)}/addons")
+        return self._list(f"/apps/{_seg(app)}/addons")
 
     def addon_attachment_names(self, app: str) -> list[str]:
         """The config var names add-on attachments set on the app (``DATABASE_URL``, ``REDIS_URL``...), sorted.
@@ -135,10 +137,31 @@ class HerokuClient:
         return sorted(names)
 
     # ------------------------------------------------------------------ transport
+    def _list(self, path: str) -> list[dict[str, Any]]:
+        """Every item of a list endpoint, page after page (206 + ``Next-Range`` -> ``Range``)."""
+        items: list[dict[str, Any]] = []
+        headers: dict[str, str] = {}
+        for _ in range(MAX_PAGES):
+            status, answer_headers, body = self._call("GET", path, None, headers)
+            if not isinstance(body, list):
+                raise HerokuApiError(status, "unexpected_response", f"GET {path} did not answer a list")
+            items.extend(body)
+            next_range = answer_headers.get("Next-Range")
+            if status != 206 or not next_range:
+                return items
+            headers = {"Range": next_range}
+        raise HerokuApiError(206, "too_many_pages", f"GET {path}: more than {MAX_PAGES} pages")
+
     def _request(self, method: str, path: str, body: Any = None) -> Any:
+        return self._call(method, path, body)[2]
+
+    def _call(self, method: str, path: str, body: Any = None, extra_headers: dict[str, str] | None = None
+              ) -> tuple[int, Any, Any]:
+        """``(status, response headers, parsed body)`` of one request, retried as the module docstring says."""
         url = self.base_url + path
         data = None if body is None else json.dumps(body).encode()
-        headers = {"Accept": ACCEPT, "Authorization": f"Bearer {self._api_key}", "User-Agent": USER_AGENT}
+        headers = {"Accept": ACCEPT, "Authorization": f"Bearer {self._api_key}", "User-Agent": USER_AGENT,
+                   **(extra_headers or {})}
         if data is not None:
             headers["Content-Type"] = "application/json"
         attempt = 0
@@ -148,7 +171,7 @@ class HerokuClient:
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 - http(s) only
                     raw = resp.read()
-                    return json.loads(raw) if raw else None
+                    return resp.status, resp.headers, (json.loads(raw) if raw else None)
             except urllib.error.HTTPError as exc:
                 status = exc.code
                 raw = exc.read() if exc.fp is not None else b""
@@ -172,6 +195,15 @@ class HerokuClient:
             self._log.info("Heroku API retry", extra={"method": method, "path": path, "status": status,
                                                      "attempt": attempt, "delay_s": round(delay, 2)})
             time.sleep(delay)
+
+
+def _formation_change(quantity: int | None, size: str | None) -> dict[str, Any]:
+    change: dict[str, Any] = {}
+    if quantity is not None:
+        change["quantity"] = quantity
+    if size is not None:
+        change["dyno_size"] = {"name": size}
+    return change
 
 
 def _seg(value: str) -> str:

@@ -260,7 +260,7 @@ def process_types(procfile: str | None, formation: list[dict[str, Any]],
             warnings.append(f"formation types not in the Procfile are not migrated: {', '.join(ignored)}")
     else:
         commands = {}
-        for f in formation:
+        for f in sorted(formation, key=lambda f: str(f["type"])):  # Heroku lists in id order: sort by type
             t = str(f["type"])
             if not _PROCESS_NAME.match(t):
                 raise InvalidInput(f"formation process type {t!r} is not a valid name")
