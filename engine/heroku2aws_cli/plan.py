@@ -79,10 +79,14 @@ def load_input(path: Path) -> tuple[Any, int]:
         raise PlanError([f"--input {path}: no such file"]) from None
     except OSError as exc:
         raise PlanError([f"--input {path}: cannot be read ({exc.strerror})"]) from None
+    except UnicodeDecodeError as exc:  # JSON is UTF-8 (RFC 8259 section 8.1): the byte offset only, never the bytes
+        raise PlanError([f"(input): not JSON — not UTF-8 text (byte {exc.start})"]) from None
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:  # position only: the message never quotes the text
         raise PlanError([f"(input): not JSON — {exc.msg} at line {exc.lineno} column {exc.colno}"]) from None
+    except RecursionError:  # the workflow's own answer for such an input (validate_input.MAX_DEPTH)
+        raise PlanError(["(input): nests objects or arrays too deeply"]) from None
     return raw, len(PLACEHOLDER.findall(text))
 
 

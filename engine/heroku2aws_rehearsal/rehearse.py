@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import signal
 import sys
 import time
@@ -159,6 +160,15 @@ def print_summary(console, report: dict) -> None:
 # ------------------------------------------------------------------ entry points
 
 
+def _app_of(payload: Any) -> str:
+    """The app named by an input, for the execution's name; any input at all is started (the workflow's first
+    state answers a bad one with InvalidInput), so a malformed one gets a neutral name."""
+    heroku = payload.get("heroku") if isinstance(payload, dict) else None
+    app = heroku.get("app") if isinstance(heroku, dict) else None
+    return app if isinstance(app, str) and re.fullmatch(r"[a-z][a-z0-9-]{1,29}", app) else "invalid-input"
+
+
+
 def rehearse(input_path: Path | None = None, fail_at: list[str | tuple] | None = None, json_out: bool = False,
              deadline_s: float = 600, world: World | None = None, overrides: dict | None = None,
              console=None, writer: bool = False) -> dict[str, Any]:
@@ -187,7 +197,7 @@ def rehearse(input_path: Path | None = None, fail_at: list[str | tuple] | None =
                   "redis": redis_fingerprint(world.source_redis.client())}
         sfn = world.aws.client("stepfunctions")
         t0 = time.monotonic()
-        arn = start(sfn, world.ids["state_machine_arn"], payload, execution_name(payload["heroku"]["app"]))
+        arn = start(sfn, world.ids["state_machine_arn"], payload, execution_name(_app_of(payload)))
         view = LiveView(console) if console.is_terminal or not json_out else None
         if view:
             with view:
@@ -233,6 +243,12 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
 
     console = Console(stderr=args.json)
+    if args.input:
+        try:
+            json.loads(args.input.read_text())
+        except (ValueError, RecursionError) as exc:  # StartExecution refuses it too (InvalidExecutionInput)
+            where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+            parser.error(f"--input {args.input}: not JSON{where}")
     try:
         report = rehearse(args.input, args.fail_at, args.json, args.deadline, console=console,
                           writer=not args.no_writer)

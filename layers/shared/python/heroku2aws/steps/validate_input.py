@@ -115,13 +115,33 @@ def _secret_like_paths(value: Any, loc: tuple[Any, ...] = ()) -> list[tuple[Any,
     return found
 
 
+#: Deeper than any valid input (it has four levels): refused before anything walks it recursively.
+MAX_DEPTH = 32
+
+
+def _too_deep(raw: Any, limit: int = MAX_DEPTH) -> bool:
+    """True when objects / arrays nest deeper than ``limit`` (iterative: no recursion on hostile input)."""
+    stack: list[tuple[Any, int]] = [(raw, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def validate_input(raw: Any) -> ExecutionInput:
     """The execution input as the model, or :class:`InvalidInput` naming every bad field."""
     if not isinstance(raw, dict):
         raise InvalidInput(f"execution input must be a JSON object, got {_json_type(raw)}")
+    if _too_deep(raw):
+        raise InvalidInput(f"execution input nests objects or arrays deeper than {MAX_DEPTH} levels")
     try:
         size = len(json.dumps(raw, separators=(",", ":"), ensure_ascii=False).encode())
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         raise InvalidInput("execution input is not JSON") from None
     if size > MAX_INPUT_BYTES:
         raise InvalidInput(f"execution input is {size} bytes; at most {MAX_INPUT_BYTES} (32 KiB) are accepted")
