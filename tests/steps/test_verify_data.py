@@ -78,8 +78,12 @@ def _assert_clean(text: str, world: dict) -> None:
         assert value not in text
 
 
-def test_given_identical_stores_when_verified_then_everything_matches(world, context):
+def test_given_identical_stores_when_verified_then_everything_matches(world, context, capsys):
     result = _verify(world, context)
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    figures = {k: v for doc in emf for k, v in doc.items() if not k.startswith("_")}
+    assert figures["PostgresRowsVerified"] == [250] and figures["PostgresTablesVerified"] == [2]
+    assert figures["RedisKeysVerified"] == [8] and "PostgresVerifySeconds" in figures  # the operator's figures
     assert result["postgres"]["match"] is True
     assert result["postgres"]["tables"] == 2 and result["postgres"]["rows"] == 250
     assert result["postgres"]["mismatched"] == []

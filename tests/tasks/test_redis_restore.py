@@ -59,6 +59,24 @@ def test_given_json_when_copied_then_the_summary_is_the_last_line_of_stdout(sour
     no_secret(out, err)
 
 
+def test_given_a_task_definition_asking_for_metrics_when_run_then_the_figures_precede_the_json_line(source, target):
+    for i in range(50):
+        source.client().set(f"k{i}", i)
+    r = task(source.url(), target.url(), "--json", env={"POWERTOOLS_METRICS_NAMESPACE": "heroku2aws"})
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    emf = [json.loads(line) for line in lines if '"_aws"' in line]
+    assert [doc["RedisKeysCopied"] for doc in emf] == [[50]] and "RedisCopySeconds" in emf[0]
+    assert json.loads(lines[-1])["keys"] == 50  # the --json line stays last
+    no_secret(r.stdout, r.stderr)
+
+
+def test_given_no_metrics_namespace_when_run_by_a_person_then_no_metrics_line(source, target):
+    r = task(source.url(), target.url(), "--json")
+    assert r.returncode == 0, r.stderr
+    assert '"_aws"' not in r.stdout
+
+
 def test_given_urls_in_the_environment_when_run_then_no_password_is_printed(source, target):
     source.client().set("a", 1)
     source.client().hset("h", "f", "v")

@@ -24,8 +24,6 @@ from heroku2aws.redaction import redact, scrub
 INTERNAL_SCHEMAS: tuple[str, ...] = ("pg_catalog", "information_schema", "pg_toast", "heroku_ext", "_heroku")
 # ...and schema name prefixes of the same kind (per-session temporary schemas).
 INTERNAL_SCHEMA_PREFIXES: tuple[str, ...] = ("pg_temp_", "pg_toast_temp_")
-# Tables AWS DMS creates for its own bookkeeping (awsdms_apply_exceptions, awsdms_status, ...).
-INTERNAL_TABLE_PREFIXES: tuple[str, ...] = ("awsdms_",)
 
 # Pinned on every session: the text output of every type is then the same on both servers.
 SESSION_SETTINGS: dict[str, str] = {

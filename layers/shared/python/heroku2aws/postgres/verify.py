@@ -97,6 +97,7 @@ from heroku2aws.redaction import scrub
 log = StructuredLog("postgres.verify")
 
 Mode = Literal["auto", "binary", "text"]
+TableKind = Literal["table", "materialized view"]
 Progress = Callable[[str], None]
 
 # ----------------------------------------------------------------------------- result models
@@ -270,7 +271,7 @@ class _Table:
     columns: list[_Column]
     pk: list[str]
     readable: bool
-    kind: str = "table"
+    kind: TableKind = "table"
     populated: bool = True
 
 
@@ -293,7 +294,7 @@ class _Spec:
     integer_key: bool
     note: str | None = None
     missing: str | None = None  # "source" / "target": the table exists on the other side only
-    kind: str = "table"
+    kind: TableKind = "table"
     bucket: dict[str, Any] = field(default_factory=dict)  # pass 2: how keys map to ranges
 
 
@@ -460,7 +461,7 @@ class _Side:
             self.say(f"[{i}/{len(todo)}] {spec.name}: {int(count):,} rows in {time.monotonic() - t0:.2f}s")
         return out
 
-    def _query(self, query: sql.Composed) -> list[tuple] | str:
+    def _query(self, query: sql.SQL | sql.Composed) -> list[tuple] | str:
         """Rows, or an error string (the transaction survives: each query runs in a savepoint)."""
         assert self.conn is not None
         try:
@@ -609,8 +610,9 @@ def _specs(src: _Catalog, tgt: _Catalog, include: set[str] | None) -> list[_Spec
     for name in names:
         s, t = src.tables.get(name), tgt.tables.get(name)
         if s is None or t is None:
+            present = s if s is not None else t
             specs.append(_Spec(name, [], [], False, missing="source" if s is None else "target",
-                               kind=(s or t).kind))  # type: ignore[union-attr]
+                               kind=present.kind if present is not None else "table"))
             continue
         tcols = {c.name: c for c in t.columns}
         scols = {c.name: c for c in s.columns}
@@ -764,7 +766,7 @@ def verify(
           and (lo_result is None or lo_result.match) and all(d.match for d in setting_results))
     rows = sum(max(t.rows_source or 0, t.rows_target or 0) for t in table_list)
     result = VerifyResult(match=ok, tables=table_list, rows=rows, seconds=round(time.monotonic() - t0, 3),
-                          sequences=seq_results, mode=use, large_objects=lo_result,  # type: ignore[arg-type]
+                          sequences=seq_results, mode=use, large_objects=lo_result,
                           database_settings=setting_results)
     log.info("verification done", extra={"match": ok, "tables": len(table_list), "rows": rows,
                                          "mismatched": result.differences,

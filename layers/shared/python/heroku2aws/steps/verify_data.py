@@ -43,7 +43,7 @@ from ..contracts.errors import DataMismatch
 from ..contracts.events import VerifyDataEvent
 from ..contracts.input import ExecutionInput
 from ..contracts.results import CdcDrainedResult, PostgresParity, RedisParity, SequenceSync, VerifyDataResult
-from ..obs import get_logger
+from ..obs import count, get_logger, seconds
 
 log = get_logger("verify_data")
 
@@ -131,6 +131,12 @@ def verify_copy(cfg: ExecutionInput) -> VerifyDataResult:
         redis = verify_redis(connections.redis_url(cfg.source.redis_secret_arn),
                              connections.redis_url(cfg.target.redis_secret_arn))
     result = VerifyDataResult(postgres=postgres, sequences=sequences, redis=redis)
+    count("PostgresTablesVerified", postgres.tables)
+    count("PostgresRowsVerified", postgres.rows)
+    seconds("PostgresVerifySeconds", postgres.seconds)
+    count("SequencesSynced", sequences.synced)
+    if redis is not None:
+        count("RedisKeysVerified", redis.keys)
     log.info("copy verified", extra={"postgres_match": postgres.match, "tables": postgres.tables,
                                      "rows": postgres.rows, "mismatched": postgres.mismatched,
                                      "sequences_synced": sequences.synced,

@@ -43,8 +43,8 @@ from collections import deque
 from collections.abc import Callable
 
 from ..clients import connections
-from ..obs import get_logger
-from ..postgres.common import DATABASE_SETTINGS, DatabaseError, connect
+from ..obs import count, get_logger, publish_task_metrics, seconds
+from ..postgres.common import DATABASE_SETTINGS, DatabaseError, connect, one
 from ..redaction import redact, scrub
 
 log = get_logger("tasks.pg_dump_restore")
@@ -164,7 +164,7 @@ def apply_database_settings(target_url: str, settings: list[str]) -> list[str]:
     refused = []
     with connect(target_url, label="target", application_name="heroku2aws-pg-dump-restore", autocommit=True,
                  pin_settings=False) as conn:
-        db = conn.execute("SELECT pg_catalog.current_database()").fetchone()[0]  # type: ignore[index]
+        db = one(conn, "SELECT pg_catalog.current_database()")[0]
         for item in settings:
             name, _, value = item.partition("=")
             try:
@@ -379,6 +379,13 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed
         return int(exc.code or 0)
+    try:
+        return _run(args)
+    finally:
+        publish_task_metrics()
+
+
+def _run(args: argparse.Namespace) -> int:
     jobs = max(1, args.jobs or min(os.cpu_count() or 1, 8))
     source_url = target_url = ""
     try:
@@ -400,6 +407,12 @@ def main(argv: list[str] | None = None) -> int:
                 raise TaskError("copy finished but verification found differences in: "
                                 f"{', '.join(result.differences)}", 1)
         log.info("pg_dump_restore succeeded", extra=summary)
+        if "tables" in summary:
+            count("PostgresTablesCopied", summary["tables"])
+            seconds("PostgresDumpSeconds", summary["dump_seconds"])
+            seconds("PostgresRestoreSeconds", summary["restore_seconds"])
+        if "rows" in summary:
+            count("PostgresRowsVerified", summary["rows"])
         return 0
     except TaskError as exc:
         message = scrub(str(exc), source_url, target_url)

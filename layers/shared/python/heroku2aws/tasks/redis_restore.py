@@ -40,7 +40,7 @@ import os
 import sys
 
 from ..clients import connections
-from ..obs import get_logger
+from ..obs import MetricUnit, count, get_logger, publish_task_metrics, seconds
 from ..redaction import redact, scrub
 from ..redis.copy import copy_and_verify
 from ..redis.errors import ConfigError, CopyError
@@ -187,6 +187,13 @@ def main(argv: list[str] | None = None) -> int:
         summary = result.summary()
         problems = []
         s = result.stats
+        count("RedisKeysCopied", s.keys)
+        count("RedisBytesCopied", s.bytes, MetricUnit.Bytes)
+        count("RedisKeysPerSecond", summary["keys_per_second"], MetricUnit.CountPerSecond)
+        seconds("RedisCopySeconds", s.seconds)
+        if result.verify is not None:
+            count("RedisKeysVerified", result.verify.sampled)
+            seconds("RedisVerifySeconds", result.verify.seconds)
         if s.conflicts:
             problems.append(f"{s.conflicts} keys already exist on the target with other values than the source's "
                             "(there before the copy, or written by someone else during it; use --replace to "
@@ -231,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if sink is not None:
             sink.close()
+    publish_task_metrics()  # before the --json line: that one stays the last line of stdout
     if args.json:
         out = {"keys": 0, "bytes": 0, "seconds": 0.0, "keys_per_second": 0.0, "fallback_keys": 0,
                "expired_during_copy": 0, "verified": False, **summary}
