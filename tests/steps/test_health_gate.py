@@ -186,19 +186,15 @@ def test_given_nothing_listening_when_probed_then_no_answer_is_status_0(no_spaci
     assert result["errors"]
 
 
-def test_given_an_unknown_target_group_when_gated_then_health_gate_failed_is_raised(
-        cfg, alb, health_server, no_spacing, context):
-    gone = alb["tg_arn"].replace("acme-storefront-web", "gone-tg")
-    with pytest.raises(HealthGateFailed, match="not found"):
-        load_handler("health_gate")(_event(_cfg(cfg, {**alb, "tg_arn": gone}, health_server.url)), context)
-    assert health_server.hits == 0
-
-
-def test_given_a_network_load_balancer_arn_when_gated_then_health_gate_failed_is_raised(
-        cfg, alb, health_server, no_spacing, context):
-    nlb = alb["lb_arn"].replace("loadbalancer/app/", "loadbalancer/net/")
-    with pytest.raises(HealthGateFailed, match="not an Application Load Balancer"):
-        load_handler("health_gate")(_event(_cfg(cfg, {**alb, "lb_arn": nlb}, health_server.url)), context)
+@pytest.mark.parametrize(("field", "old", "new", "message"), [
+    ("tg_arn", "acme-storefront-web", "gone-tg", "not found"),
+    ("lb_arn", "loadbalancer/app/", "loadbalancer/net/", "not an Application Load Balancer"),
+], ids=["an unknown target group", "a network load balancer"])
+def test_given_a_gate_it_cannot_run_when_gated_then_health_gate_failed_is_raised_before_any_probe(
+        cfg, alb, health_server, no_spacing, context, field, old, new, message):
+    wrong = {**alb, field: alb[field].replace(old, new)}
+    with pytest.raises(HealthGateFailed, match=message):
+        load_handler("health_gate")(_event(_cfg(cfg, wrong, health_server.url)), context)
     assert health_server.hits == 0
 
 
