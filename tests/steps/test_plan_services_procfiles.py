@@ -22,7 +22,8 @@ from heroku2aws.steps.plan_services import (
 
 CORPUS = Path(__file__).with_name("procfiles")
 FILES = sorted(CORPUS.glob("*.Procfile"))
-#: Lines without ``name:`` (a bare command): refused with the line number (INDEX.md says which and why).
+#: Lines without ``name:`` (a bare command): refused with the line number, as Heroku's own parser refuses them
+#: (heroku/buildpacks-procfile src/procfile.rs; INDEX.md says which and why).
 REFUSED = {"heroku__gradle-getting-started.Procfile": "line 1", "18F__identity-idp.Procfile": "line 3"}
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:111122223333:secret:heroku2aws/acme-storefront/config-AbCdEf"
 CONFIG = {"secret_arn": SECRET_ARN, "imported": ["DATABASE_URL", "REDIS_URL"]}
