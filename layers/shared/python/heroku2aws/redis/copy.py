@@ -86,22 +86,30 @@ _RESTORE_ONE = _RESTORE_HEAD + b"%b\r\n"
 _RESTORE_ONE_REPLACE = _RESTORE_HEAD + b"%b\r\n$7\r\nREPLACE\r\n"
 
 
-def _encode_restores(items: list[tuple[bytes, int, bytes]], replace: bool) -> bytes:
-    """``RESTORE key ttl payload [REPLACE]`` for each ``(key, ttl_ms, payload)`` (ttl 0: no expiry)."""
+def _encode_restores(items: list[tuple[bytes, int, bytes]], replace: bool) -> list[bytes]:
+    """``RESTORE key ttl payload [REPLACE]`` for each ``(key, ttl_ms, payload)`` (ttl 0: no expiry), as pieces to
+    send one after the other: a large payload is sent as it is, never copied into a joined buffer."""
     n, one = (5, _RESTORE_ONE_REPLACE) if replace else (4, _RESTORE_ONE)
     if all(len(p) < 65536 for _, _, p in items):  # small payloads: one format per key
-        return b"".join([one % (n, len(k), k, len(t), t, len(p), p) for k, t, p in
-                         [(k, b"%d" % ttl, p) for k, ttl, p in items]])
+        return [b"".join([one % (n, len(k), k, len(t), t, len(p), p) for k, t, p in
+                          [(k, b"%d" % ttl, p) for k, ttl, p in items]])]
     tail = _TAIL_REPLACE if replace else _TAIL
     parts: list[bytes] = []
     add = parts.append
     head = _RESTORE_HEAD
-    for k, ttl, p in items:  # large payloads are not copied twice
+    small: list[bytes] = []
+    for k, ttl, p in items:  # large payloads are not copied
         t = b"%d" % ttl
-        add(head % (n, len(k), k, len(t), t, len(p)))
+        small.append(head % (n, len(k), k, len(t), t, len(p)))
+        if len(p) < 65536:
+            small += [p, tail]
+            continue
+        add(b"".join(small))
         add(p)
-        add(tail)
-    return b"".join(parts)
+        small = [tail]
+    if small:
+        add(b"".join(small))
+    return parts
 
 
 class _Batch:
@@ -115,13 +123,41 @@ class _Stop(Exception):
     pass
 
 
+class _Budget:
+    """Payload bytes read from the source and not yet written to the target, bounded: the queue counts batches,
+    and one batch may be a single 50 MB value -- several of those queued made the task's memory a multiple of
+    the largest value. A batch waits until it fits, or until nothing else is held (a value larger than the
+    budget is then the only one in memory, besides the one the reader is reading)."""
+
+    def __init__(self, limit: int, stop: threading.Event):
+        self.limit, self.stop, self.used = max(1, limit), stop, 0
+        self.cond = threading.Condition()
+
+    def take(self, n: int) -> None:
+        with self.cond:
+            while self.used and self.used + n > self.limit:
+                if self.stop.is_set():
+                    raise _Stop
+                self.cond.wait(0.2)
+            self.used += n
+
+    def give(self, n: int) -> None:
+        with self.cond:
+            self.used -= n
+            self.cond.notify_all()
+
+
 class _Reader:
-    def __init__(self, conn: Conn, opts: CopyOptions, out: queue.Queue, stop: threading.Event):
+    def __init__(self, conn: Conn, opts: CopyOptions, out: queue.Queue, stop: threading.Event,
+                 budget: _Budget | None = None):
         self.conn, self.opts, self.out, self.stop = conn, opts, out, stop
+        self.budget = budget
         self.expired = 0
         self.avg_payload = 128.0
 
     def _put(self, batch) -> None:
+        if self.budget is not None:
+            self.budget.take(batch.nbytes)
         while True:
             if self.stop.is_set():
                 raise _Stop
@@ -203,9 +239,19 @@ class _Reader:
 
 class _Writer:
     def __init__(self, conn: Conn, opts: CopyOptions, stats: CopyStats, fallback: TypeAwareCopier,
-                 target_empty: dict[int, bool]):
+                 target_empty: dict[int, bool], budget: _Budget | None = None):
         self.conn, self.opts, self.stats, self.fallback = conn, opts, stats, fallback
         self.target_empty = target_empty
+        self.budget = budget
+
+    def _done(self, batch: _Batch, items: list[tuple[bytes, int, bytes]]) -> None:
+        try:
+            self._finish(batch, items)
+        finally:
+            batch.items = []  # the payloads go now, not when the next batch replaces this one
+            items.clear()
+            if self.budget is not None:
+                self.budget.give(batch.nbytes)
 
     def _send(self, batch: _Batch) -> list[tuple[bytes, int, bytes]]:
         elapsed = int((time.monotonic() - batch.read_at) * 1000) + 1
@@ -221,12 +267,13 @@ class _Writer:
                 else:
                     expired += 1
         self.stats.expired_during_copy += expired
-        data = _encode_restores(items, self.opts.replace)
+        parts = _encode_restores(items, self.opts.replace)
         if batch.db != self.conn.db:
-            data = encode("SELECT", batch.db) + data
+            parts.insert(0, encode("SELECT", batch.db))
             self.conn.db = batch.db
             items.insert(0, (b"", -1, b""))  # marks the SELECT reply
-        self.conn.send(data)
+        for part in parts:
+            self.conn.send(part)
         return items
 
     def _finish(self, batch: _Batch, items: list[tuple[bytes, int, bytes]]) -> None:
@@ -288,15 +335,22 @@ class _Writer:
     def run(self, inq: queue.Queue, stop: threading.Event) -> None:
         pending: tuple[_Batch, list] | None = None
         while True:
-            batch = inq.get()
+            try:
+                batch = inq.get_nowait()
+            except queue.Empty:
+                if pending is not None:  # nothing to overlap with: finish it (the reader may wait for its budget)
+                    self._done(*pending)
+                    pending = None
+                batch = inq.get()
             if batch is None or stop.is_set():
                 break
             items = self._send(batch)
             if pending is not None:
-                self._finish(*pending)
+                self._done(*pending)
             pending = (batch, items)
+            del batch, items
         if pending is not None and not stop.is_set():
-            self._finish(*pending)
+            self._done(*pending)
 
 
 
@@ -371,8 +425,9 @@ def copy(source: Endpoint, target: Endpoint, opts: CopyOptions | None = None) ->
         q: queue.Queue = queue.Queue(maxsize=max(1, opts.queue_depth))
         stop = threading.Event()
         fallback = TypeAwareCopier(source, target, opts, stats, target_empty)
-        reader = _Reader(src, opts, q, stop)
-        writer = _Writer(tgt, opts, stats, fallback, target_empty)
+        budget = _Budget(opts.batch_bytes * opts.queue_depth, stop)
+        reader = _Reader(src, opts, q, stop, budget)
+        writer = _Writer(tgt, opts, stats, fallback, target_empty, budget)
         errors: list[BaseException] = []
 
         def read_all() -> None:
