@@ -207,3 +207,33 @@ def test_every_type_through_both_paths_is_verified_complete(source, target, monk
     result = copier.copy_and_verify(ep(source), ep(target), CopyOptions(chunk=100, chunk_bytes=4096))
     assert result.ok, result.verify.describe()
     assert result.verify.complete and result.verify.sampled == result.stats.keys
+
+
+def test_a_source_that_answers_late_does_not_make_ttls_differ(source, target, monkeypatch):
+    """Found by make bench on a loaded machine: the source answered a TTL read 2 s after the target did, and
+    keys with correct TTLs were reported as differing. The tolerance grows by the time the two reads spanned."""
+    import threading
+    import time
+
+    from heroku2aws.redis import verify as verifier
+
+    src = source.client()
+    for i in range(200):
+        src.set(f"k{i}", i, px=3_600_000)
+    copier.copy(ep(source), ep(target))
+    busy = "local t0 = redis.call('TIME'); repeat local t = redis.call('TIME') " \
+           "until (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > 2600000; return 1"
+    blockers: list[threading.Thread] = []
+    original = verifier.Comparer.both_keyed
+
+    def stalled_source(self, names, keys):
+        if not blockers:  # the first TYPE/PTTL round: the source stalls 2.6 s, the target answers at once
+            blockers.append(threading.Thread(target=lambda: source.client().eval(busy, 0)))
+            blockers[0].start()
+            time.sleep(0.2)
+        return original(self, names, keys)
+
+    monkeypatch.setattr(verifier.Comparer, "both_keyed", stalled_source)
+    result = verify(ep(source), ep(target))
+    blockers[0].join()
+    assert result.ok, result.describe()

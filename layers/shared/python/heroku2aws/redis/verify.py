@@ -46,6 +46,7 @@ class Comparer:
     def __init__(self, src: Conn, tgt: Conn, opts: CopyOptions, result: VerifyResult):
         self.src, self.tgt, self.opts, self.result = src, tgt, opts, result
         self.same_rdb: bool | None = None   # learnt from the first pair of DUMP payloads
+        self.skew_ms = 0                    # how far apart the last TTLs may have been read on the two sides
         self._volatile: set[bytes] = set()  # keys of the batch being compared that have a TTL
         self._suspects: list[tuple[bytes, str]] = []
 
@@ -82,9 +83,13 @@ class Comparer:
         if not n:
             return [], []
         data = _keyed(names, keys)
+        started = time.monotonic()
         self.src.send(data)
         self.tgt.send(data)
-        return [self.src.get() for _ in range(n)], [self.tgt.get() for _ in range(n)]
+        out = [self.src.get() for _ in range(n)], [self.tgt.get() for _ in range(n)]
+        # the two servers answered somewhere in this window: their TTLs may be read this far apart
+        self.skew_ms = int((time.monotonic() - started) * 1000) + 1
+        return out
 
     def both(self, cmds: list[tuple]) -> tuple[list, list]:
         """The same pipeline on both sides at once (so TTLs are read at nearly the same moment)."""
@@ -97,8 +102,8 @@ class Comparer:
 
     def compare(self, db: int, keys: list[bytes], values: bool = True) -> None:
         """Presence, type, TTL (and, with ``values``, the value) of source keys ``keys`` on the target."""
-        tol = self.opts.ttl_tolerance_ms
         s, t = self.both_keyed(("TYPE", "PTTL"), keys)
+        tol = self.opts.ttl_tolerance_ms + self.skew_ms  # a server that answers late reads a TTL that much later
         todo = []
         self._volatile = set()
         for i, k in enumerate(keys):
@@ -126,7 +131,8 @@ class Comparer:
                 self.mismatch(db, k, f"TTL {_ttl(sttl)} on the source, {_ttl(tttl)} on the target")
                 continue
             if sttl >= 0 and abs(sttl - tttl) > tol:
-                self.mismatch(db, k, f"TTL {sttl} ms on the source, {tttl} ms on the target (tolerance {tol} ms)")
+                self.mismatch(db, k, f"TTL {sttl} ms on the source, {tttl} ms on the target (tolerance "
+                                     f"{self.opts.ttl_tolerance_ms} ms + {self.skew_ms} ms between the two reads)")
                 continue
             if values:
                 todo.append((k, stype))
@@ -191,11 +197,12 @@ class Comparer:
 
     def target_only(self, db: int, keys: list[bytes]) -> None:
         """Target keys ``keys`` that the source does not have (not counting copies about to expire)."""
-        tol = self.opts.ttl_tolerance_ms
         data = _keyed(("EXISTS",), keys)
+        started = time.monotonic()
         self.src.send(data)
         self.tgt.send(_keyed(("PTTL",), keys))
         s, t = [self.src.get() for _ in keys], [self.tgt.get() for _ in keys]
+        tol = self.opts.ttl_tolerance_ms + int((time.monotonic() - started) * 1000) + 1
         for i, k in enumerate(keys):
             if t[i] == -2:
                 continue  # expired on the target since it was listed
