@@ -27,6 +27,11 @@ CONFIG_VARS = {
     "HEROKU_POSTGRESQL_ONYX_URL": "postgres://old:old@heroku/db",
     "HEROKU_APP_NAME": APP,
     "REDIS_TLS_URL": "rediss://:old@heroku:6380",
+    "SENDGRID_API_KEY": "SG.sendgrid-key",
+    "PAPERTRAIL_API_TOKEN": "papertrail-token",
+    "NEW_RELIC_LICENSE_KEY": "nr-license",
+    "CLOUDAMQP_URL": "amqps://u:p@rabbit.cloudamqp.com/v",
+    "SENTRY_DSN": "https://k@o1.ingest.sentry.io/1",
 }
 
 
@@ -35,8 +40,10 @@ def heroku():
     with FakeHeroku() as fake:
         fake.add_app(APP, config_vars=CONFIG_VARS,
                      formation=[{"type": "web", "quantity": 1, "size": "standard-1X", "command": "run"}],
-                     addon_attachments={"DATABASE": "DATABASE_URL", "HEROKU_POSTGRESQL_ONYX": "DATABASE_URL",
-                                        "REDIS": ["REDIS_URL", "REDIS_TLS_URL"]})
+                     addon_attachments={"DATABASE": ["DATABASE_URL", "HEROKU_POSTGRESQL_ONYX_URL"],
+                                        "REDIS": ["REDIS_URL", "REDIS_TLS_URL"], "SENDGRID": "SENDGRID_API_KEY",
+                                        "PAPERTRAIL": "PAPERTRAIL_API_TOKEN", "NEW_RELIC": "NEW_RELIC_LICENSE_KEY",
+                                        "CLOUDAMQP": "CLOUDAMQP_URL", "SENTRY": "SENTRY_DSN"})
         yield fake
 
 
@@ -64,25 +71,33 @@ def versions(name=NAME) -> int:
     return len(boto3.client("secretsmanager").list_secret_version_ids(SecretId=name)["Versions"])
 
 
-def test_given_heroku_config_vars_when_imported_then_one_secret_without_addon_vars(event, context):
+def test_given_heroku_config_vars_when_imported_then_every_var_is_kept_and_the_store_urls_are_marked(event, context):
+    # issue 14, 2: add-on vars (SENDGRID_API_KEY, ...) and the stores' aliases all reach the app on AWS
     out = handler(event, context)
 
     assert out["secret_name"] == NAME
     assert out["created"] is True and out["changed"] is True and out["restored"] is False
-    assert out["imported"] == ["DATABASE_URL", "RAILS_ENV", "REDIS_URL", "SECRET_KEY_BASE", "STRIPE_API_KEY"]
-    assert out["excluded"] == ["DATABASE_URL", "HEROKU_APP_NAME", "HEROKU_POSTGRESQL_ONYX_URL", "REDIS_TLS_URL",
-                               "REDIS_URL"]
-    doc = stored()
-    assert doc["RAILS_ENV"] == "production" and doc["STRIPE_API_KEY"] == "sk_live_abc"
-    assert "HEROKU_POSTGRESQL_ONYX_URL" not in doc and "REDIS_TLS_URL" not in doc
+    assert out["imported"] == sorted(CONFIG_VARS)
+    assert out["excluded"] == []
+    assert out["replaced"] == ["DATABASE_URL", "HEROKU_POSTGRESQL_ONYX_URL", "REDIS_TLS_URL", "REDIS_URL"]
+    assert stored() == CONFIG_VARS
 
 
-def test_given_source_secrets_when_imported_then_database_and_redis_urls_point_at_the_heroku_stores(event, context):
+def test_given_heroku_store_urls_when_imported_then_they_are_heroku_s_own_until_the_switch(event, context):
     handler(event, context)
     doc = stored()
-    assert doc["DATABASE_URL"] == ("postgresql://u8a:p%40ss%2Fword%231@ec2-1-2-3-4.compute-1.amazonaws.com:5432/d9f"
-                                   "?sslmode=require")
-    assert doc["REDIS_URL"] == SOURCE_REDIS["url"]
+    assert doc["DATABASE_URL"] == CONFIG_VARS["DATABASE_URL"]  # postgres:// as Heroku gave it, no sslmode added
+    assert doc["REDIS_URL"] == CONFIG_VARS["REDIS_URL"]
+
+
+def test_given_an_app_without_database_url_when_imported_then_the_source_secret_gives_it(event, context, heroku):
+    heroku.add_app(APP, config_vars={"RAILS_ENV": "production"},
+                   formation=[{"type": "web", "quantity": 1, "size": "standard-1X", "command": "run"}])
+    out = handler(event, context)
+    assert stored()["DATABASE_URL"] == ("postgresql://u8a:p%40ss%2Fword%231@ec2-1-2-3-4.compute-1.amazonaws.com:5432/"
+                                        "d9f?sslmode=require")
+    assert stored()["REDIS_URL"] == SOURCE_REDIS["url"]
+    assert out["replaced"] == ["DATABASE_URL", "REDIS_URL"]
 
 
 def test_given_the_result_when_returned_then_it_carries_no_value(event, context):
@@ -142,7 +157,19 @@ def test_given_a_secret_of_that_name_not_created_by_heroku2aws_when_imported_the
     assert stored() == {"MINE": "x"}
 
 
-def test_given_no_redis_in_the_input_when_imported_then_no_redis_url(event, context):
+def test_given_no_redis_in_the_input_when_imported_then_redis_url_travels_as_heroku_has_it(event, context):
+    # (preflight refuses this input: Heroku has REDIS_URL; here only the import's own rule is checked)
+    event["input"]["source"]["redis_secret_arn"] = None
+    event["input"]["target"]["redis_secret_arn"] = None
+    out = handler(event, context)
+    assert stored()["REDIS_URL"] == CONFIG_VARS["REDIS_URL"]
+    assert out["replaced"] == ["DATABASE_URL", "HEROKU_POSTGRESQL_ONYX_URL"]  # Redis is not moved: not replaced
+
+
+def test_given_an_app_without_redis_url_and_no_redis_in_the_input_when_imported_then_no_redis_url(
+        event, context, heroku):
+    heroku.add_app(APP, config_vars={"RAILS_ENV": "production"},
+                   formation=[{"type": "web", "quantity": 1, "size": "standard-1X", "command": "run"}])
     event["input"]["source"]["redis_secret_arn"] = None
     event["input"]["target"]["redis_secret_arn"] = None
     out = handler(event, context)

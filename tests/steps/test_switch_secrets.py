@@ -1,4 +1,5 @@
-"""Stage 6 secret switch: DATABASE_URL / REDIS_URL in heroku2aws/<app>/config to the targets and back (moto)."""
+"""Stage 6 secret switch: DATABASE_URL / REDIS_URL and their aliases in heroku2aws/<app>/config to the targets and
+back (moto + FakeHeroku): the form Heroku gave (postgres:// stays postgres://), Heroku's values read at the switch."""
 
 from __future__ import annotations
 
@@ -13,15 +14,30 @@ from heroku2aws.steps.import_config import upsert_secret
 
 NAME = f"heroku2aws/{APP}/config"
 SRC_PW, TGT_PW, SRC_REDIS_PW, TGT_REDIS_PW = "src-Pa55word!", "tgt-Pa55word/", "srcredispw123", "tgtredispw456"
-SOURCE_URL = f"postgresql://u1:{SRC_PW.replace('!', '%21')}@src.example.com:5432/d1?sslmode=require"
-TARGET_URL = f"postgresql://app:{TGT_PW.replace('/', '%2F')}@rds.example.com:5432/app?sslmode=prefer"
+SOURCE_URL = f"postgres://u1:{SRC_PW.replace('!', '%21')}@src.example.com:5432/d1"  # as Heroku gives it
+TARGET_URL = f"postgres://app:{TGT_PW.replace('/', '%2F')}@rds.example.com:5432/app"  # the same form, on RDS
 SOURCE_REDIS = f"rediss://:{SRC_REDIS_PW}@redis.heroku.example.com:6380"
 TARGET_REDIS = f"rediss://:{TGT_REDIS_PW}@cache.example.com:6379"
+TOKEN = "HRKU-switch-0123456789abcdef0123456789abcdef"
+HEROKU_VARS = {"RAILS_ENV": "production", "SECRET_KEY_BASE": "s3cr3t-base", "DATABASE_URL": SOURCE_URL,
+               "HEROKU_POSTGRESQL_ONYX_URL": SOURCE_URL, "REDIS_URL": SOURCE_REDIS, "REDIS_TLS_URL": SOURCE_REDIS,
+               "SENDGRID_API_KEY": "SG.sendgrid-key"}
 
 
 @pytest.fixture
-def stores(cfg, moto) -> dict:
-    """Source and target connection secrets, and the config secret as stage 3 writes it."""
+def heroku():
+    from heroku2aws_rehearsal.heroku_api import FakeHeroku
+
+    with FakeHeroku(token=TOKEN) as fake:
+        fake.add_app(APP, config_vars=HEROKU_VARS, addon_attachments={
+            "DATABASE": ["DATABASE_URL", "HEROKU_POSTGRESQL_ONYX_URL"], "REDIS": ["REDIS_URL", "REDIS_TLS_URL"],
+            "SENDGRID": "SENDGRID_API_KEY"})
+        yield fake
+
+
+@pytest.fixture
+def stores(cfg, moto, heroku) -> dict:
+    """Source and target connection secrets, Heroku, and the config secret as stage 3 writes it (every var)."""
     arns = {
         "source.pg": create_secret(f"heroku2aws/{APP}/source-postgres", {"host": "src.example.com", "port": 5432,
                                    "username": "u1", "password": SRC_PW, "dbname": "d1"}),
@@ -30,10 +46,11 @@ def stores(cfg, moto) -> dict:
         "source.redis": create_secret(f"heroku2aws/{APP}/source-redis", {"url": SOURCE_REDIS}),
         "target.redis": create_secret(f"heroku2aws/{APP}/target-redis", TARGET_REDIS),
     }
+    key = create_secret(f"heroku2aws/{APP}/heroku-api-key", {"api_key": TOKEN})
     doc = with_changes(cfg, source__postgres_secret_arn=arns["source.pg"], source__redis_secret_arn=arns["source.redis"],
-                       target__postgres_secret_arn=arns["target.pg"], target__redis_secret_arn=arns["target.redis"])
-    upsert_secret(NAME, {"RAILS_ENV": "production", "SECRET_KEY_BASE": "s3cr3t-base", "DATABASE_URL": SOURCE_URL,
-                         "REDIS_URL": SOURCE_REDIS}, APP, EXECUTION_ID)
+                       target__postgres_secret_arn=arns["target.pg"], target__redis_secret_arn=arns["target.redis"],
+                       heroku__api_key_secret_arn=key, heroku__api_url=heroku.url)
+    upsert_secret(NAME, dict(HEROKU_VARS), APP, EXECUTION_ID)
     return doc
 
 
@@ -54,8 +71,8 @@ def test_given_the_imported_secret_when_switched_to_target_then_both_urls_name_t
     assert result["switched_to"] == "target" and result["changed"] is True
     assert result["secret_arn"].split(":secret:")[1].startswith(NAME)
     value = _value()
-    assert value == {"RAILS_ENV": "production", "SECRET_KEY_BASE": "s3cr3t-base", "DATABASE_URL": TARGET_URL,
-                     "REDIS_URL": TARGET_REDIS}
+    assert value == {**HEROKU_VARS, "DATABASE_URL": TARGET_URL, "HEROKU_POSTGRESQL_ONYX_URL": TARGET_URL,
+                     "REDIS_URL": TARGET_REDIS, "REDIS_TLS_URL": TARGET_REDIS}  # SENDGRID_API_KEY & co. kept
     current = boto3.client("secretsmanager").get_secret_value(SecretId=NAME)["VersionId"]
     assert result["version_id"] == current
 
@@ -89,7 +106,7 @@ def test_given_an_app_without_redis_when_switched_then_redis_url_is_left_alone(s
     _switch(cfg, context, "target")
     value = _value()
     assert value["DATABASE_URL"] == TARGET_URL
-    assert value["REDIS_URL"] == SOURCE_REDIS
+    assert value["REDIS_URL"] == SOURCE_REDIS and value["REDIS_TLS_URL"] == SOURCE_REDIS
 
 
 def test_given_no_config_secret_when_switched_then_secret_switch_failed(stores, context):
@@ -127,3 +144,37 @@ def test_given_a_target_secret_with_its_own_sslmode_when_switched_then_it_is_kep
                         "username": "app", "password": TGT_PW, "dbname": "app", "sslmode": "verify-full"})
     _switch(with_changes(stores, target__postgres_secret_arn=arn), context, "target")
     assert _value()["DATABASE_URL"].endswith("?sslmode=verify-full")
+
+
+def test_given_heroku_rotated_the_credentials_when_switched_back_then_heroku_s_current_values_are_used(
+        stores, context, heroku):
+    # credentials are read from Heroku when they are needed, not the copy stage 3 made
+    _switch(stores, context, "target")
+    rotated = SOURCE_URL.replace("u1:", "u2:")
+    app = heroku._apps[APP]
+    app.config_vars.update({"DATABASE_URL": rotated, "HEROKU_POSTGRESQL_ONYX_URL": rotated})
+    _switch(stores, context, "source")
+    assert _value()["DATABASE_URL"] == rotated and _value()["HEROKU_POSTGRESQL_ONYX_URL"] == rotated
+
+
+def test_given_a_postgresql_scheme_and_a_query_on_heroku_when_switched_then_the_target_keeps_that_form(
+        stores, context, heroku):
+    heroku._apps[APP].config_vars["DATABASE_URL"] = SOURCE_URL.replace("postgres://", "postgresql://") + \
+        "?application_name=shop"
+    _switch(stores, context, "target")
+    assert _value()["DATABASE_URL"] == TARGET_URL.replace("postgres://", "postgresql://") + "?application_name=shop"
+
+
+def test_given_any_var_with_the_database_url_as_its_value_when_switched_then_it_is_replaced_too(
+        stores, context, heroku):
+    heroku._apps[APP].config_vars["READ_DATABASE_URL"] = SOURCE_URL  # an alias the app set by hand
+    _switch(stores, context, "target")
+    assert _value()["READ_DATABASE_URL"] == TARGET_URL
+
+
+def test_given_a_heroku_key_refused_when_switched_then_secret_switch_failed_naming_no_value(stores, context, heroku):
+    from heroku2aws.contracts.errors import SecretSwitchFailed
+
+    heroku.token = "HRKU-another-key-0123456789abcdef012345678"
+    with pytest.raises(SecretSwitchFailed, match="401"):
+        _switch(stores, context, "target")

@@ -8,10 +8,11 @@ from botocore.exceptions import ClientError
 
 from ..clients.aws import client, error_code
 from ..contracts import names
-from ..contracts.errors import SecretSwitchFailed
+from ..contracts.errors import HerokuApiError, SecretSwitchFailed
+from ..contracts.input import ExecutionInput
 from ..contracts.ledger import ConfigSecret, SecretSwitch
-from ..steps.switch_secrets import describe, switch
-from .progress import Progress
+from ..steps.switch_secrets import describe, heroku_stores_for, switch
+from .progress import Progress, log
 
 
 def undo_config_secret(item: ConfigSecret, cfg: dict[str, Any], progress: Progress) -> None:
@@ -43,9 +44,20 @@ def undo_secret_switch(item: SecretSwitch, cfg: dict[str, Any], progress: Progre
     if describe(app) is None:
         return
     source = cfg.get("source") or {}
+    # Heroku's current values (credentials it may have rotated since stage 3); when Heroku cannot be read at all
+    # (the key refused), the source connection secrets - anything beats an app left pointed at the targets.
+    heroku = None
+    try:
+        heroku = heroku_stores_for(ExecutionInput.model_validate(cfg))
+    except HerokuApiError as exc:
+        progress.wait(f"Heroku API unavailable to read the config vars of {app} ({exc.status or 'unreachable'} {exc.id})")
+        return
+    except (SecretSwitchFailed, ValueError) as exc:
+        log.warning("Heroku config vars not readable: the source secrets are used",
+                    extra={"app": app, "reason": str(exc)[:200]})
     try:
         result = switch(app, "source", source["postgres_secret_arn"], source.get("redis_secret_arn"),
-                        f"rollback:{app}")
+                        f"rollback:{app}", heroku=heroku)
     except SecretSwitchFailed as exc:
         progress.did(f"left secret {names.config_secret_name(app)}: {exc}")
         return

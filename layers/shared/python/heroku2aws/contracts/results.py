@@ -143,6 +143,7 @@ class ImportConfigResult(_Result):
     changed: bool
     imported: list[str]
     excluded: list[str]
+    replaced: list[str] = Field(default_factory=list)  # the stores' URLs, pointed at the targets at the switch
 
 
 class PlannedService(_Result):

@@ -11,15 +11,16 @@ Return::
      "created": bool,     # this call created the secret
      "restored": bool,    # the secret was scheduled for deletion and this call restored it
      "changed": bool,     # a new secret version was written (false: identical content already there)
-     "imported": [names], # every key of the secret, sorted: the Heroku vars kept + DATABASE_URL (+ REDIS_URL)
-     "excluded": [names]} # Heroku vars left out, sorted (add-on attachments, HEROKU_*)
+     "imported": [names], # every key of the secret, sorted: every Heroku config var (+ DATABASE_URL / REDIS_URL)
+     "excluded": [names], # Heroku vars left out, sorted (none: a var with no value)
+     "replaced": [names]} # the data stores' URLs among them, pointed at RDS / ElastiCache at the switch
 
-What goes in the secret (a JSON object of strings):
-
-- every Heroku config var except the add-on attachments: ``DATABASE_URL``, ``REDIS_URL``, every
-  ``HEROKU_*`` var and every var an add-on attachment sets (``HEROKU_POSTGRESQL_ONYX_URL``, …);
-- ``DATABASE_URL`` and ``REDIS_URL`` built from the *source* connection secrets (``source.postgres_secret_arn``,
-  ``source.redis_secret_arn``): the ECS services first run against the Heroku data stores.
+What goes in the secret (a JSON object of strings): **every** Heroku config var, as Heroku has it - the app's
+own and every var an add-on sets (``SENDGRID_API_KEY``, ``PAPERTRAIL_API_TOKEN``, ``NEW_RELIC_*``,
+``CLOUDAMQP_URL``, ``SENTRY_DSN`` …): the app on AWS needs its third-party services. The data stores' URLs
+(``DATABASE_URL``, ``REDIS_URL`` and their aliases, ``replaced``) keep Heroku's values too: the ECS services first
+run against the Heroku data stores; stage 6 (:mod:`heroku2aws.steps.switch_secrets`) replaces exactly those.
+``DATABASE_URL`` / ``REDIS_URL`` are built from the *source* connection secrets only when Heroku has no such var.
 
 Idempotent: a missing secret is created (tags :func:`heroku2aws.contracts.names.tags`: ``app``,
 ``heroku2aws:app`` = app, ``heroku2aws:execution``, ``heroku2aws:managed`` = true); one scheduled for deletion
@@ -59,22 +60,17 @@ __all__ = ["ALWAYS_EXCLUDED", "CONFIG_VAR_NAME", "bad_names", "import_config", "
 
 #: The names ECS can pass as environment variables (and Heroku recommends).
 CONFIG_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: The vars the migration replaces at the switch (with their aliases, found by switch_secrets.read_heroku_stores).
 ALWAYS_EXCLUDED = frozenset({"DATABASE_URL", "REDIS_URL"})
-EXCLUDED_PREFIXES = ("HEROKU_",)
 MAX_SECRET_BYTES = 65536
 
 
-def split_config(config_vars: dict[str, Any], attachment_vars: Iterable[str]) -> tuple[dict[str, str], list[str]]:
-    """``(kept, excluded names)``: add-on attachment vars and ``HEROKU_*`` out, everything else kept."""
-    attached = set(attachment_vars)
-    kept: dict[str, str] = {}
-    excluded: list[str] = []
-    for name, value in config_vars.items():
-        if name in ALWAYS_EXCLUDED or name in attached or name.startswith(EXCLUDED_PREFIXES):
-            excluded.append(name)
-        elif value is not None:
-            kept[name] = str(value)
-    return kept, sorted(excluded)
+def split_config(config_vars: dict[str, Any], attachment_vars: Iterable[str] = ()) -> tuple[dict[str, str], list[str]]:
+    """``(kept, excluded names)``: every var with a value is kept (add-on vars included); only a var without a
+    value is left out. ``attachment_vars`` is accepted for callers that still pass it and not used."""
+    del attachment_vars
+    kept = {name: str(value) for name, value in config_vars.items() if value is not None}
+    return kept, sorted(name for name, value in config_vars.items() if value is None)
 
 
 def bad_names(var_names: Iterable[str]) -> list[str]:
@@ -131,21 +127,25 @@ def import_config(cfg: ExecutionInput, execution_id: str, *, heroku=None, sm=Non
     """Read the app's config vars and write them (plus the source data-store URLs) to the app's secret."""
     app = cfg.heroku.app
     api = heroku or client_for(cfg.heroku.api_key_secret_arn, cfg.heroku.api_url)
-    config_vars = api.get_config_vars(app)
-    attachment_vars = api.addon_attachment_names(app)
-    kept, excluded = split_config(config_vars, attachment_vars)
+    from .switch_secrets import read_heroku_stores
+
+    stores = read_heroku_stores(api, app)
+    kept, excluded = split_config(api.get_config_vars(app))
     bad = bad_names(kept)
     if bad:
         raise ConfigImportFailed(f"config var names ECS cannot pass as environment variables: {', '.join(bad)} "
                                  "(rename them on Heroku: letters, digits and '_')")
-    kept["DATABASE_URL"] = connections.postgres_url(cfg.source.postgres_secret_arn)
-    if cfg.source.redis_secret_arn:
+    if "DATABASE_URL" not in kept:
+        kept["DATABASE_URL"] = connections.postgres_url(cfg.source.postgres_secret_arn)
+    if cfg.source.redis_secret_arn and "REDIS_URL" not in kept:
         kept["REDIS_URL"] = connections.redis_url(cfg.source.redis_secret_arn)
+    replaced = sorted({"DATABASE_URL", *stores.names.get("postgres", [])}
+                      | ({"REDIS_URL", *stores.names.get("redis", [])} if cfg.source.redis_secret_arn else set()))
     name = names.config_secret_name(app)
     outcome = upsert_secret(name, kept, app, execution_id, sm=sm)
     result = ImportConfigResult(secret_arn=outcome["arn"], secret_name=name, created=outcome["created"],
                                 restored=outcome["restored"], changed=outcome["changed"],
-                                imported=sorted(kept), excluded=excluded)
+                                imported=sorted(kept), excluded=excluded, replaced=replaced)
     log.info("config vars imported", extra={"secret_name": name, "secret_created": result.created,
                                             "secret_changed": result.changed, "imported": len(result.imported),
                                             "excluded": result.excluded})

@@ -96,7 +96,7 @@ from ..contracts.results import (
 from ..contracts.sizes import dyno_size_of
 from ..obs import get_logger
 from ..redaction import scrub, url_password
-from .import_config import ALWAYS_EXCLUDED, bad_names, split_config
+from .import_config import bad_names, split_config
 from .plan_services import dyno_to_fargate, process_types
 
 log = get_logger("preflight")
@@ -531,11 +531,6 @@ def inspect_heroku(cfg: ExecutionInput, api: HerokuClient, findings: Findings) -
                         "source.redis_secret_arn / target.redis_secret_arn")
     if "DATABASE_URL" not in config_vars:
         findings.warn("the Heroku app has no DATABASE_URL: is source.postgres_secret_arn its database?")
-    dropped = [n for n in excluded if n not in ALWAYS_EXCLUDED and not n.startswith("HEROKU_APP_")
-               and n not in ("HEROKU_RELEASE_VERSION", "HEROKU_SLUG_COMMIT", "HEROKU_DYNO_ID")]
-    if dropped:
-        findings.warn(f"add-on / Heroku config vars not imported (the app on AWS gets DATABASE_URL and REDIS_URL "
-                      f"instead): {', '.join(dropped)}")
     region = ((info.get("region") or {}).get("name")) or "unknown"
     aws_region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if aws_region and HEROKU_AWS_REGIONS.get(region, aws_region) != aws_region:
