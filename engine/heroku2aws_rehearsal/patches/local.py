@@ -113,9 +113,14 @@ def _stop_container(proc: subprocess.Popen, stop_timeout: float) -> int | None:
             os.kill(proc.pid, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=stop_timeout)
-    for pid in _container_pids(proc.pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    for _ in range(100):  # again until none is left: a dying shell may still fork
+        pids = _container_pids(proc.pid)
+        if not pids:
+            break
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.02)
     proc.wait()
     return proc.returncode
 
