@@ -126,8 +126,9 @@ def desired_urls(to: Direction, postgres_secret_arn: str, redis_secret_arn: str 
         names = sorted({primary, *heroku.names.get(kind, [])})
         if kind == "postgres":
             # the target: no sslmode unless its secret names one; the source's secret only when Heroku lacks the var
-            own = connections.postgres_url(arn, default_sslmode=None if to == "target" else connections.SOURCE_SSLMODE,
-                                           client=sm)
+            # (postgres_url passes default_sslmode to postgres_url_from_doc, where None means "none in the URL")
+            sslmode = None if to == "target" else connections.SOURCE_SSLMODE
+            own = connections.postgres_url(arn, default_sslmode=sslmode, client=sm)  # type: ignore[arg-type]
         else:
             own = connections.redis_url(arn, client=sm)
         for name in names:
