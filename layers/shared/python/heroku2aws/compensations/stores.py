@@ -1,7 +1,8 @@
 """``target-database`` and ``target-redis``: the targets emptied so a re-run starts clean.
 
 ``target-database`` ``{schemas: [...]}``: non-``public`` schemas ``DROP SCHEMA … CASCADE`` then ``CREATE SCHEMA``;
-in ``public`` every table, view, sequence, function and type (extension members left alone). Recorded only when
+in ``public`` every table, view, sequence, function and type (extension members left alone); the app's event
+triggers dropped and the database's own settings reset (the copy brings both). Recorded only when
 preflight found the target empty. Sessions that hold locks on those objects (the app's tasks) are terminated when
 they block the drop. ``target-redis``: ``FLUSHALL`` on the target Redis when it has keys (recorded only when
 preflight found it empty).
@@ -62,11 +63,49 @@ SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE relnamespace = %(ns)s)
 """
 
 
+# What the copy puts outside any schema: event triggers (not an extension's) and the database's own settings
+# (ALTER DATABASE ... SET, copied from the source): a re-run would trip over the first, inherit the second.
+_EVENT_TRIGGERS = """
+SELECT e.evtname FROM pg_catalog.pg_event_trigger e
+ WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_event_trigger'::regclass
+                     AND d.objid = e.oid AND d.deptype = 'e')
+"""
+_HAS_SETTINGS = """
+SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_db_role_setting s JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase
+                WHERE d.datname = pg_catalog.current_database() AND s.setrole = 0)
+"""
+
+
+def _reset_database_wide(conn) -> list[str]:
+    """Drop the app's event triggers and RESET the database's settings; each in its own savepoint (they need
+    ownership: a refusal is reported, never blocks emptying the schemas)."""
+    import psycopg
+
+    done: list[str] = []
+    for (name,) in conn.execute(_EVENT_TRIGGERS).fetchall():
+        try:
+            with conn.transaction():
+                conn.execute(sql.SQL("DROP EVENT TRIGGER IF EXISTS {}").format(sql.Identifier(name)))
+            done.append(f"event trigger {name} dropped")
+        except psycopg.Error as exc:
+            done.append(f"event trigger {name} NOT dropped ({type(exc).__name__})")
+    if conn.execute(_HAS_SETTINGS).fetchone()[0]:
+        try:
+            with conn.transaction():
+                db = conn.execute("SELECT pg_catalog.current_database()").fetchone()[0]
+                conn.execute(sql.SQL("ALTER DATABASE {} RESET ALL").format(sql.Identifier(db)))
+            done.append("database settings reset")
+        except psycopg.Error as exc:
+            done.append(f"database settings NOT reset ({type(exc).__name__})")
+    return done
+
+
 def _empty_schemas(conn, schemas: list[str]) -> list[str]:
     """Empty each schema in one transaction; the list of what was done (names only)."""
     done: list[str] = []
     with conn.transaction():
         conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT)))
+        done += _reset_database_wide(conn)
         for schema in schemas:
             row = conn.execute("SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = %s", (schema,)).fetchone()
             if row is None:
