@@ -17,7 +17,11 @@ The checksum
         except that float -0 = +0 and all NaNs hash alike, as they compare equal);
       - int8: its hash folds 64 bits into 32, so its high half is hashed as well (lossless);
       - text, varchar, char(n), name: the bytes (``COLLATE "C"``: no locale involved);
-      - numeric: the value's hash (1.5 = 1.50) and its scale (lossless);
+      - numeric: the value's hash (1.5 = 1.50) and its scale (lossless); NaN, Infinity and -Infinity (which
+        share one value hash and have no scale) by their text;
+      - char(n): ``hashbpcharextended`` (trailing blanks insignificant, as for char(n) equality);
+      - xml: the text ``xml_out`` prints (what COPY and pg_dump write), in which a declaration that says no
+        more than the defaults is left out: a value that went through pg_dump lost it, and is the same document;
       - jsonb: ``jsonb_hash_extended``, i.e. jsonb equality (keys are canonical already; a
         number inside a document is compared by value: 1.0 = 1);
       - timestamp(tz), time(tz), interval, money, inet, cidr, macaddr: the hash of their exact
@@ -51,10 +55,18 @@ Locating differences
     table without a primary key is compared whole: its one range is unbounded both ways.
 
 What counts as a table
-    Ordinary tables (``relkind = 'r'``, including the leaf partitions of partitioned tables), read
-    with ``FROM ONLY``: each row is counted once, in the table that stores it. Partitioned parents
+    Ordinary tables (``relkind = 'r'``, including the leaf partitions of partitioned tables) and materialized
+    views (their stored rows; one not populated on one side only is a difference), read
+    with ``FROM ONLY``: each row is counted once, in the table that stores it. Names are shown with each part
+    double-quoted when it needs it (``a."b.c"`` is not ``"a.b".c``). Small tables are checksummed many to a
+    query. Partitioned parents
     hold no rows and are not listed; neither are internal schemas (``common.INTERNAL_SCHEMAS``),
     tables owned by extensions, temporary tables, nor AWS DMS's ``awsdms_*`` control tables.
+
+Large objects and database settings
+    Compared too (unless only some ``tables`` are asked for): every large object's OID and content
+    (``lo_get``), and the database's own settings (``ALTER DATABASE ... SET``: time zone, statement timeout,
+    search path... change what the app's queries mean). ``VerifyResult.differences`` names every difference.
 
 Sequences
     Compared too (``sequences=True``): a target sequence that would hand out a value the source
