@@ -237,3 +237,17 @@ def test_a_source_that_answers_late_does_not_make_ttls_differ(source, target, mo
     result = verify(ep(source), ep(target))
     blockers[0].join()
     assert result.ok, result.describe()
+
+
+def test_servers_that_refuse_memory_usage_are_verified_type_by_type(source):
+    """Managed services restrict commands: without MEMORY USAGE the values are still compared, per type."""
+    from heroku2aws_rehearsal.servers import RedisServer
+
+    src = source.client()
+    seed_every_type(src, "p:")
+    with RedisServer(name="no-memory", extra_args=("--rename-command", "MEMORY", "")).start() as target:
+        copier.copy(ep(source), ep(target))
+        result = verify(ep(source), ep(target))
+        assert result.ok and result.complete and result.sampled == result.source_keys, result.describe()
+        target.client().lset("p:list:big", 7, "changed")
+        assert [m.key for m in verify(ep(source), ep(target)).mismatches] == ["p:list:big"]

@@ -47,6 +47,7 @@ class Comparer:
         self.src, self.tgt, self.opts, self.result = src, tgt, opts, result
         self.same_rdb: bool | None = None   # learnt from the first pair of DUMP payloads
         self.skew_ms = 0                    # how far apart the last TTLs may have been read on the two sides
+        self.no_memory_usage = False        # the servers refuse MEMORY USAGE: sizes by type
         self._volatile: set[bytes] = set()  # keys of the batch being compared that have a TTL
         self._suspects: list[tuple[bytes, str]] = []
 
@@ -101,11 +102,76 @@ class Comparer:
         return [self.src.get() for _ in cmds], [self.tgt.get() for _ in cmds]
 
     def compare(self, db: int, keys: list[bytes], values: bool = True) -> None:
-        """Presence, type, TTL (and, with ``values``, the value) of source keys ``keys`` on the target."""
+        """Presence, type, TTL (and, with ``values``, the value) of source keys ``keys`` on the target.
+
+        Three commands a key and side for the common case: ``PTTL`` and ``MEMORY USAGE`` (is the value small enough
+        to ``DUMP``?), then ``DUMP``: equal payloads are equal type, value and metadata. Keys whose payloads differ,
+        large values, servers that refuse ``MEMORY USAGE`` and sampled runs take the per-type way."""
+        self._volatile = set()
+        if not values or self.no_memory_usage or self.same_rdb is False:
+            self._compare_typed(db, keys, values)
+            self._settle(db)
+            return
+        s, t = self.both_keyed(("PTTL", "MEMORY USAGE"), keys)
+        if any(isinstance(r, hiredis.ReplyError) for r in (*s[1::2], *t[1::2])):
+            self.no_memory_usage = True  # refused (a managed service's command list): the per-type way
+            self._compare_typed(db, keys, values)
+            self._settle(db)
+            return
+        tol = self.opts.ttl_tolerance_ms + self.skew_ms
+        limit = self.opts.chunk_bytes
+        dump: list[bytes] = []
+        typed: list[bytes] = []
+        for i, k in enumerate(keys):
+            sttl, tttl, smem, tmem = s[2 * i], t[2 * i], s[2 * i + 1], t[2 * i + 1]
+            if sttl == -2 or smem is None:
+                continue  # expired (or deleted) on the source since it was listed
+            self.result.source_keys += 1
+            if sttl >= 0:
+                self._volatile.add(k)
+            if tttl == -2 or tmem is None:
+                if 0 <= sttl <= tol:
+                    self.result.expiring += 1
+                else:
+                    self.mismatch(db, k, "missing on the target")
+                continue
+            if not self._ttl_ok(db, k, sttl, tttl, tol):
+                continue
+            (dump if smem <= limit and tmem <= 2 * limit else typed).append(k)
+        if dump:
+            ds, dt = self.both_keyed(("DUMP",), dump)
+            for k, a, b in zip(dump, ds, dt, strict=True):
+                if a == b and a is not None:
+                    self.result.sampled += 1
+                elif a is None and b is None:
+                    self.result.expiring += 1
+                elif a is None or b is None:
+                    self.differs(db, k, "missing on the " + ("target" if b is None else "source"))
+                else:
+                    if self.same_rdb is None:
+                        self.same_rdb = rdb_version(a) == rdb_version(b)
+                    typed.append(k)
+        if typed:
+            self._compare_typed(db, typed, values, counted=True, dumped=True)
+        self._settle(db)
+
+    def _ttl_ok(self, db: int, k: bytes, sttl: int, tttl: int, tol: int) -> bool:
+        if (sttl == -1) != (tttl == -1):
+            self.mismatch(db, k, f"TTL {_ttl(sttl)} on the source, {_ttl(tttl)} on the target")
+            return False
+        if sttl >= 0 and abs(sttl - tttl) > tol:
+            self.mismatch(db, k, f"TTL {sttl} ms on the source, {tttl} ms on the target (tolerance "
+                                 f"{self.opts.ttl_tolerance_ms} ms + {self.skew_ms} ms between the two reads)")
+            return False
+        return True
+
+    def _compare_typed(self, db: int, keys: list[bytes], values: bool = True, counted: bool = False,
+                       dumped: bool = False) -> None:
+        """Type and TTL, then the value per type (``counted``: the keys are counted already; ``dumped``: their
+        DUMP payloads were compared already and differ)."""
         s, t = self.both_keyed(("TYPE", "PTTL"), keys)
         tol = self.opts.ttl_tolerance_ms + self.skew_ms  # a server that answers late reads a TTL that much later
         todo = []
-        self._volatile = set()
         for i, k in enumerate(keys):
             stype, ttype = _text(s[2 * i]), _text(t[2 * i])
             sttl, tttl = s[2 * i + 1], t[2 * i + 1]
@@ -116,8 +182,11 @@ class Comparer:
             if sttl >= 0:
                 self._volatile.add(k)
             if stype == "none":
+                if counted:
+                    self.result.expiring += 1
                 continue  # expired (or deleted) on the source since it was listed
-            self.result.source_keys += 1
+            if not counted:
+                self.result.source_keys += 1
             if ttype == "none":
                 if 0 <= sttl <= tol:
                     self.result.expiring += 1  # the copy expired first (its TTL was cut by its time in transit)
@@ -127,12 +196,7 @@ class Comparer:
             if stype != ttype:
                 self.differs(db, k, f"type {stype} on the source, {ttype} on the target")
                 continue
-            if (sttl == -1) != (tttl == -1):
-                self.mismatch(db, k, f"TTL {_ttl(sttl)} on the source, {_ttl(tttl)} on the target")
-                continue
-            if sttl >= 0 and abs(sttl - tttl) > tol:
-                self.mismatch(db, k, f"TTL {sttl} ms on the source, {tttl} ms on the target (tolerance "
-                                     f"{self.opts.ttl_tolerance_ms} ms + {self.skew_ms} ms between the two reads)")
+            if not self._ttl_ok(db, k, sttl, tttl, tol):
                 continue
             if values:
                 todo.append((k, stype))
@@ -153,17 +217,16 @@ class Comparer:
             limit = self.opts.chunk_bytes if kind == "string" else self.opts.chunk
             (large if isinstance(a, int) and a > limit else small).append((k, kind))
         if small:
-            self._compare_small(db, small)
+            self._compare_small(db, small, dumped)
         for k, kind in large:
             reason = self._compare_large(k, kind)
             if reason:
                 self.differs(db, k, reason)
-        self._settle(db)
 
-    def _compare_small(self, db: int, keys: list[tuple[bytes, str]]) -> None:
+    def _compare_small(self, db: int, keys: list[tuple[bytes, str]], dumped: bool = False) -> None:
         """DUMP payloads first (equal bytes: equal values, metadata included); what differs, per type."""
         typed = keys
-        if self.same_rdb is not False:
+        if self.same_rdb is not False and not dumped:
             ds, dt = self.both_keyed(("DUMP",), [k for k, _ in keys])
             typed = []
             for (k, kind), a, b in zip(keys, ds, dt, strict=True):
@@ -294,6 +357,7 @@ class Comparer:
 
 _PREFIX = {name: b"*2\r\n$%d\r\n%b\r\n" % (len(name), name.encode()) for name in
            ("TYPE", "PTTL", "DUMP", "EXISTS", *SIZE_CMD.values())}
+_PREFIX["MEMORY USAGE"] = b"*3\r\n$6\r\nMEMORY\r\n$5\r\nUSAGE\r\n"
 
 
 def _keyed(names: tuple[str, ...], keys: list[bytes]) -> bytes:
