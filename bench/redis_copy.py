@@ -153,9 +153,15 @@ def _migrate(conn, port: int, batches) -> int:
 
 
 def _flush(server) -> None:
-    c = server.client()
-    c.flushall()
-    c.close()
+    """FLUSHALL with no client-side timeout (freeing the big keys takes seconds on a loaded machine)."""
+    from heroku2aws.redis.resp import Conn
+    from heroku2aws.redis.urls import parse_endpoint
+
+    c = Conn(parse_endpoint(server.url()), timeout=600)
+    try:
+        c.call("FLUSHALL")
+    finally:
+        c.close()
 
 
 def main() -> None:
