@@ -22,15 +22,16 @@ key from the outside:
 * A target older than the source refuses the payload ("DUMP payload version or checksum are
   wrong"): those keys go the **type-aware** way: members are read in chunks (``GETRANGE``,
   ``LRANGE``, ``HSCAN``, ``SSCAN``, ``ZSCAN``, ``XRANGE``) and written in chunks, then the TTL is set.
-  Streams keep their entry IDs, last generated ID and consumer groups (name and last delivered ID);
-  the pending entries lists of consumer groups cannot be rebuilt through commands and are reported.
+  Streams keep their entry IDs, last generated ID, counters and consumer groups with their consumers
+  and pending entries (XCLAIM ... FORCE); a pending entry whose message was deleted cannot be rebuilt:
+  it is counted and the copy is incomplete.
 * Every logical database the source's ``INFO keyspace`` lists is copied to the same number on the
   target (``dbs=`` limits the copy). The database in a URL's path is not used for the mapping.
-* **Verification**: key counts per database (``DBSIZE``; when they differ, an exact count of live
-  keys by ``SCAN`` on both sides) and a sampled comparison of a share of keys: type, TTL within a
-  tolerance, and the value compared per type (strings byte for byte, lists in order, hashes and sets
-  as maps and sets, sorted sets member by member with their scores, streams entry by entry plus
-  their last ID and groups). Large values are compared in chunks too.
+* **Verification** (:mod:`.verify`): complete by default -- every key both ways, its type, TTL within a
+  tolerance and its value (DUMP payloads, else per type; streams with their groups, consumers and
+  pending entries); keys expiring meanwhile are no difference. The report names what differs.
+* **Memory**: payload bytes read and not yet written are bounded (``batch_bytes`` x ``queue_depth``, or
+  one value larger than that), and a large payload is sent as it is, never joined into a second copy.
 
 The connections are plain sockets (TLS when ``rediss://``) speaking RESP2 through hiredis' parser:
 redis-py's per-command machinery costs more than Redis itself at a few hundred thousand keys a
