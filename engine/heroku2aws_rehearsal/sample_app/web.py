@@ -43,8 +43,20 @@ MAX_SLOW_S = 20
 
 
 class _Quiet(WSGIRequestHandler):
+    """No access log; a request counts as in flight until its response is written out (a WSGI call returns
+    before werkzeug writes the body, so counting calls would let a stopping process cut bodies; counting
+    connections would wait for idle keep-alive ones)."""
+
     def log_request(self, *args, **kwargs) -> None:
         pass
+
+    def run_wsgi(self) -> None:
+        app = self.server.app  # type: ignore[attr-defined]
+        app.started()
+        try:
+            super().run_wsgi()
+        finally:
+            app.finished()
 
 
 class App:
@@ -102,17 +114,16 @@ class App:
         return True, body
 
     # ------------------------------------------------------------------ WSGI
-    def __call__(self, environ, start_response):
+    def started(self) -> None:
         with self._idle:
             self._in_flight += 1
-        try:
-            return self._respond(environ, start_response)
-        finally:
-            with self._idle:
-                self._in_flight -= 1
-                self._idle.notify_all()
 
-    def _respond(self, environ, start_response):
+    def finished(self) -> None:
+        with self._idle:
+            self._in_flight -= 1
+            self._idle.notify_all()
+
+    def __call__(self, environ, start_response):
         request = Request(environ)
         started = time.monotonic()
         if request.path == "/health":
