@@ -14,6 +14,7 @@ from heroku2aws.contracts.errors import InvalidInput
 from heroku2aws.contracts.input import ExecutionInput
 from heroku2aws.steps.validate_input import validate_input
 
+
 def _check(raw) -> None:
     try:
         model = validate_input(raw)

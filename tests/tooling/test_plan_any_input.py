@@ -10,7 +10,6 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from input_strategies import MARK, json_values, mutated_inputs
 
 from heroku2aws_cli.plan import main as plan_main
@@ -55,5 +54,5 @@ def test_deep_nesting_and_bad_encodings(capsys):
     _run(b"[" * 100_000 + b"]" * 100_000, capsys)
     _run(b'{"heroku": ' + b"[" * 5000 + b"]" * 5000 + b"}", capsys)
     _run(b"\xff\xfe{not utf-8", capsys)
-    _run('{"heroku": "\\ud800"}'.encode(), capsys)
+    _run(b'{"heroku": "\\ud800"}', capsys)
     _run(b"", capsys)
