@@ -289,6 +289,30 @@ class Comparer:
             return max(count // 2, 1)
         return count
 
+    def _same_digest(self, key: bytes, kind: str) -> bool:
+        """Both sides SCANned at once, each into an order-free digest (member count and the sum of the members'
+        hashes): no member is sent back to the target, nothing is held but one chunk a side."""
+        scan = "HSCAN" if kind == "hash" else "SSCAN"
+        conns = (self.src, self.tgt)
+        cursors = [b"0", b"0"]
+        counts = [self.opts.chunk, self.opts.chunk]
+        sums, seen, done = [0, 0], [0, 0], [False, False]
+        while not all(done):
+            active = [i for i in (0, 1) if not done[i]]
+            for i in active:
+                conns[i].send(encode(scan, key, cursors[i], "COUNT", counts[i]))
+            for i in active:
+                reply = conns[i].get()
+                if isinstance(reply, hiredis.ReplyError):
+                    raise CopyError(f"{scan} failed: {reply}")
+                cursors[i], part = reply
+                members = zip(part[0::2], part[1::2], strict=True) if kind == "hash" else part
+                sums[i] += sum(map(hash, members))
+                seen[i] += len(part)
+                counts[i] = self._grow(counts[i], part)
+                done[i] = cursors[i] == b"0"
+        return seen[0] == seen[1] and sums[0] == sums[1]
+
     def _compare_large(self, key: bytes, kind: str) -> str | None:
         src, tgt, chunk = self.src, self.tgt, self.opts.chunk
         if kind == "string":
@@ -314,7 +338,9 @@ class Comparer:
                     return None
                 i += count
                 count = self._grow(count, a[0])
-        if kind in ("hash", "set"):
+        if kind in ("hash", "set") and self._same_digest(key, kind):
+            return None
+        if kind in ("hash", "set"):  # the digests differ (or SCAN returned a member twice): find what differs
             scan, probe = {"hash": ("HSCAN", "HMGET"), "set": ("SSCAN", "SMISMEMBER"), "zset": ("ZSCAN", "ZMSCORE")}[kind]
             count = chunk
             cursor: bytes | None = b"0"
