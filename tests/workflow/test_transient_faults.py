@@ -9,6 +9,7 @@ from __future__ import annotations
 from heroku2aws_cli.executions import history
 
 TRANSIENT = [
+    ("Look for another running migration of this app", "Sfn.SfnException"),
     ("Run the preflight checks", "Lambda.TooManyRequestsException"),
     ("Import the config vars into Secrets Manager", "Lambda.ServiceException"),
     ("Create the DMS subnet group", "DatabaseMigration.DatabaseMigrationException"),
@@ -18,6 +19,8 @@ TRANSIENT = [
     ("Check the DNS change", "Route53.ThrottlingException"),
     ("Start the DMS replication task", "DatabaseMigration.DatabaseMigrationException"),
     ("Freeze writes on Heroku", "HerokuApiError"),
+    ("Make the source database read-only", "Lambda.ServiceException"),
+    ("Point the app at RDS and ElastiCache", "HerokuApiError"),
     ("Publish the report", "SNS.ThrottledException"),
 ]
 
