@@ -896,6 +896,9 @@ class ReplicationRun:
         try:
             with self._connect(self.source_url, "dropping the replication slot", register=False,
                                autocommit=True) as conn:
+                # The write freeze makes the source read-only by default (ALTER DATABASE … SET
+                # default_transaction_read_only); DMS's own clean-up is not the app's write: this session opts out.
+                conn.execute("SET default_transaction_read_only = off")
                 if slot_created:
                     for attempt in range(50):
                         try:
