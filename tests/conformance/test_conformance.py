@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from heroku2aws_conformance import asl, iam, rules
 from heroku2aws_conformance.finding import ASL, TEMPLATE, Finding
 
