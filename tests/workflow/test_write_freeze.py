@@ -4,11 +4,14 @@ is on RDS, nothing it did not commit is, and every attempt while the data was co
 
 from __future__ import annotations
 
+import json
+
 from workflow_helpers import heroku_app
 
 
 def test_a_writer_through_the_migration_loses_nothing_and_is_refused_during_the_copy(world, rehearse):
-    assert world.heroku.get_app_state("sample-app")["one_off_dynos"]  # a Scheduler job is running at the start
+    one_off = world.heroku.get_app_state("sample-app")["one_off_dynos"]
+    assert one_off  # a Scheduler job is running at the start
 
     report = rehearse(writer=True)
 
@@ -25,6 +28,12 @@ def test_a_writer_through_the_migration_loses_nothing_and_is_refused_during_the_
     assert world.heroku.get_app_state("sample-app")["one_off_dynos"] == []
     assert world.source_pg.sql("app", "SHOW default_transaction_read_only").strip() == "on"
     assert heroku_app(world)["maintenance"] is True
+    # the execution's own report (its output, published to SNS) says what the freeze did
+    output = json.loads(world.aws.client("stepfunctions").describe_execution(
+        executionArn=report["execution_arn"])["output"])
+    assert output["heroku"]["stopped_dynos"] == one_off
+    assert output["freeze"]["read_only"] is True and output["freeze"]["write_probe"] == "refused"
+    assert output["freeze"]["sessions_ended"] >= 1  # the one-off writer's session, ended to reconnect read-only
 
 
 def test_a_rollback_after_the_freeze_makes_the_source_writable_again(world, rehearse):
