@@ -9,7 +9,7 @@ Heroku, the catcher that records why a state failed — is written once in ``pol
 
 Every retrier comes from the policies (a Task has no retrier of its own); catchers of specific errors
 (``DatabaseMigration.…``) are the state's own and left as they are. The JSON is written as the repository
-keeps it (2-space indent, one trailing newline).
+keeps it (``render``: 2-space indent, short lists and flat objects on one line).
 """
 
 from __future__ import annotations
@@ -91,8 +91,40 @@ def stamp(asl: dict[str, Any], policies: dict[str, Any] | None = None) -> dict[s
     return out
 
 
+#: Lines of the ASL are at most this wide where a list or a flat object can be written on one line.
+WIDTH = 120
+
+
+def _flat(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _shallow(value: Any) -> bool:
+    """A list of scalars, or an object whose values are scalars or such lists (a retrier, a tag, a Choice rule)."""
+    if isinstance(value, list):
+        return all(not isinstance(v, dict | list) for v in value)
+    if isinstance(value, dict):
+        return all(not isinstance(v, dict) and (not isinstance(v, list) or _shallow(v)) for v in value.values())
+    return True
+
+
+def _render(value: Any, indent: int, key_width: int = 0) -> str:
+    if not isinstance(value, dict | list) or not value:
+        return _flat(value)
+    one_line = _flat(value)
+    if _shallow(value) and indent + key_width + len(one_line) <= WIDTH:
+        return one_line
+    pad = " " * (indent + 2)
+    if isinstance(value, list):
+        return "[\n" + ",\n".join(pad + _render(v, indent + 2) for v in value) + "\n" + " " * indent + "]"
+    items = [pad + _flat(k) + ": " + _render(v, indent + 2, len(_flat(k)) + 2) for k, v in value.items()]
+    return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
+
+
 def render(asl: dict[str, Any]) -> str:
-    return json.dumps(asl, indent=2, ensure_ascii=False) + "\n"
+    """The ASL as the repository keeps it: 2-space indent, short lists and flat objects (retriers' error names,
+    tags, Choice rules) on one line when they fit in WIDTH columns, one trailing newline."""
+    return _render(asl, 0) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
