@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from . import engine_paths
 from .aws import EmulatedAws
@@ -96,6 +97,9 @@ class AlbProxy:
 @dataclass
 class World:
     source_replication: bool = False
+    #: Passwords full of URL-special characters (legal in Postgres passwords and ElastiCache AUTH tokens), so a
+    #: rehearsal proves none of them leaks through a URL parser into a log, an error or the history.
+    special_passwords: bool = True
     stack_name: str = "heroku2aws-sample-app"
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="h2a-rehearsal-")))
     aws: EmulatedAws | None = None
@@ -106,6 +110,11 @@ class World:
     _closers: list[Any] = field(default_factory=list)
 
     # ------------------------------------------------------------------ lifecycle
+    def _password(self) -> str:
+        base = pysecrets.token_urlsafe(18)
+        # every character a URL gives a meaning to, and a space; no quote or backslash (SQL string literals)
+        return f"{base[:9]}#?@/:%&=+ ${base[9:]}" if self.special_passwords else base
+
     def start(self, progress=lambda msg: None) -> World:
         try:
             self._start(progress)
@@ -126,11 +135,10 @@ class World:
         progress("starting PostgreSQL (Heroku Postgres, RDS) and Redis (Heroku Redis, ElastiCache)")
         self.source_pg = self._keep(PostgresServer(name="heroku-postgres", ssl=True).start())
         self.target_pg = self._keep(PostgresServer(name="rds", ssl=True).start())  # RDS offers TLS too
-        self.source_redis = self._keep(RedisServer(name="heroku-redis", tls=True,
-                                                   password=pysecrets.token_urlsafe(18)).start())
-        self.target_redis = self._keep(RedisServer(name="elasticache", password=pysecrets.token_urlsafe(18)).start())
-        self.app_password_src = pysecrets.token_urlsafe(18)
-        self.app_password_tgt = pysecrets.token_urlsafe(18)
+        self.source_redis = self._keep(RedisServer(name="heroku-redis", tls=True, password=self._password()).start())
+        self.target_redis = self._keep(RedisServer(name="elasticache", password=self._password()).start())
+        self.app_password_src = self._password()
+        self.app_password_tgt = self._password()
         repl = "REPLICATION" if self.source_replication else "NOREPLICATION"
         self.source_pg.sql("postgres", f"CREATE ROLE app LOGIN {repl} PASSWORD '{self.app_password_src}'")
         self.source_pg.sql("postgres", "CREATE DATABASE app OWNER app")
@@ -138,6 +146,8 @@ class World:
         self.target_pg.sql("postgres", "CREATE DATABASE app OWNER app")
         self.secret_values += [self.source_pg.password, self.target_pg.password, self.app_password_src,
                                self.app_password_tgt, self.source_redis.password, self.target_redis.password]
+        # ... and the forms a URL gives them (percent-encoded userinfo)
+        self.secret_values += [quote(p, safe="") for p in self.secret_values if p and quote(p, safe="") != p]
 
         progress("seeding the sample app's data")
         from .sample_app import seed
