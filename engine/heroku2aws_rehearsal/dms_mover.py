@@ -66,6 +66,8 @@ from urllib.parse import urlsplit
 import psycopg
 from psycopg import sql
 
+from heroku2aws.postgres.lobs import lob_kind  # one answer to "is this a LOB to DMS", shared with preflight
+
 __all__ = ["ReplicationRun", "TableMappingError", "parse_table_mappings", "select_tables", "to_wire"]
 
 FULL_LOAD = "full-load"
@@ -274,16 +276,6 @@ class _Table:
             return sql.SQL("SELECT {} FROM ONLY {} WHERE false").format(cols, _qname(self.schema, self.name))
         return sql.SQL(" UNION ALL ").join(
             sql.SQL("SELECT {} FROM ONLY {}").format(cols, _qname(*leaf_names[oid])) for oid in self.leaves)
-
-
-def lob_kind(type_display: str) -> str | None:
-    """"blob", "nclob" or None: how DMS takes a PostgreSQL column of this type (format_type's text)."""
-    t = type_display.lower()
-    if t == "bytea":
-        return "blob"
-    if t in ("text", "character varying", "json", "jsonb", "xml") or t.endswith("[]") or t.split(".")[-1] == "hstore":
-        return "nclob"
-    return None
 
 
 def _lob_column(c: _Column, limit: int | None) -> sql.Composable:
