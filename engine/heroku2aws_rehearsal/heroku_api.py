@@ -11,6 +11,12 @@ It speaks Heroku's JSON (objects, error bodies, status codes) on 127.0.0.1 so th
   with it), ``GET /addons/{addon}/addon-attachments`` (every app an add-on is attached to)
 - ``GET /apps/{app}/dynos`` (the formation's dynos ``web.1``... and one-off dynos ``run.N`` / ``scheduler.N``)
   and ``POST /apps/{app}/dynos/{dyno}/actions/stop`` (answers ``{}``, as the schema's "Stop" link says)
+- ``GET /apps/{app}/domains`` and ``/domains/{id or hostname}`` (the app's ``*.herokuapp.com`` domain, kind
+  ``heroku``, and its custom domains with their ``*.herokudns.com`` DNS targets in ``cname``)
+- ``GET /apps/{app}/releases`` and ``/releases/{id or version}`` (one current release per app, its slug and
+  the add-on plans installed) and ``GET /apps/{app}/slugs/{slug}`` (the slug's ``process_types``: the formation's
+  commands; ``blob.url`` points at this server's ``/slug-blobs/<id>.tgz``, which answers the archive a test set
+  with :meth:`FakeHeroku.set_slug_blob`, 404 otherwise, as an expired signed URL would)
 
 It follows the published schema (heroku/platform-api ``schema.json``; the parts used are copied under
 ``tests/heroku_api/schema/`` and a contract test validates every response here against them): resources carry
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import json
 import re
 import secrets
@@ -80,6 +87,11 @@ _CONFIG_VAR_NAME = re.compile(r"^\w+$")  # config-var Update's patternProperties
 
 _ADDON_SERVICES = {"DATABASE": "heroku-postgresql", "REDIS": "heroku-redis"}
 _ADDON_PLANS = {"heroku-postgresql": "heroku-postgresql:standard-0", "heroku-redis": "heroku-redis:premium-0"}
+#: What an add-on's ``billed_price`` says a month, in cents (Heroku Elements pages, 2026-12; an add-on whose plan is
+#: not here bills 0, as free plans do).
+_PLAN_CENTS = {"heroku-postgresql:essential-0": 500, "heroku-postgresql:standard-0": 5000,
+               "heroku-postgresql:premium-0": 20000, "heroku-redis:mini": 300, "heroku-redis:premium-0": 1500,
+               "papertrail:choklad": 0, "papertrail:fixa": 700, "scheduler:standard": 0}
 _ACCEPT_VERSION = re.compile(r"application/vnd\.heroku\+json\s*;\s*version=(?P<v>[\w.-]+)")
 
 
@@ -120,12 +132,61 @@ class HerokuApp:
     one_off: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: add-ons of other apps attached here: attachment name -> (owner app, the owner's attachment name)
     shared: dict[str, tuple[HerokuApp, str]] = field(default_factory=dict)
+    #: attachment name -> the add-on's plan ("heroku-postgresql:standard-0"; default: _ADDON_PLANS, else
+    #: "<service>:basic"); its service is the part before the colon
+    plans: dict[str, str] = field(default_factory=dict)
+    #: custom domain hostname -> its DNS target (``<words>.herokudns.com``)
+    domains: dict[str, str] = field(default_factory=dict)
+    #: the current release's version (Heroku counts releases from 1; the stand-in's app has one current release)
+    release_version: int = 1
+    release_commit: str = "60883d9e8947a57e04dc9124f25df004866a2051"
 
     def ref(self) -> dict[str, str]:
         return {"id": self.id, "name": self.name}
 
     def touch(self) -> None:
         self.updated_at = _ts()
+
+    def service_of(self, attachment: str) -> str:
+        plan = self.plans.get(attachment)
+        return plan.split(":", 1)[0] if plan else _ADDON_SERVICES.get(attachment, attachment.lower().replace("_", "-"))
+
+    def plan_of(self, attachment: str) -> str:
+        service = self.service_of(attachment)
+        return self.plans.get(attachment) or _ADDON_PLANS.get(service, f"{service}:basic")
+
+    def _uuid(self, what: str) -> str:
+        return str(uuid.uuid5(uuid.UUID(self.id), what))
+
+    def domains_json(self) -> list[dict[str, Any]]:
+        default = f"{self.name}-{self.id.replace('-', '')[:12]}.herokuapp.com"
+        rows = [(default, None, "heroku")] + [(host, target, "custom") for host, target in self.domains.items()]
+        return [{"acm_status": None, "acm_status_reason": None, "app": self.ref(), "cname": target,
+                 "created_at": self.created_at, "hostname": host, "id": self._uuid(f"domain/{host}"), "kind": kind,
+                 "updated_at": self.updated_at, "status": "succeeded" if kind == "custom" else "none",
+                 "sni_endpoint": None} for host, target, kind in rows]
+
+    def slug_id(self) -> str:
+        return self._uuid(f"slug/{self.release_version}")
+
+    def release_json(self) -> dict[str, Any]:
+        slug = self.slug_id()
+        return {"addon_plan_names": sorted({self.plan_of(n) for n in self.attachments}), "app": self.ref(),
+                "artifacts": [{"id": slug, "type": "slug"}], "created_at": self.created_at, "current": True,
+                "description": f"Deploy {self.release_commit[:8]}", "eligible_for_rollback": True,
+                "id": self._uuid(f"release/{self.release_version}"), "output_stream_url": None,
+                "slug": {"id": slug}, "status": "succeeded", "updated_at": self.updated_at,
+                "user": {"email": self.owner_email, "id": self.owner_id}, "version": self.release_version}
+
+    def slug_json(self, base_url: str, blob: bytes | None) -> dict[str, Any]:
+        stack = {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, self.stack)), "name": self.stack}
+        return {"blob": {"method": "GET", "url": f"{base_url}/slug-blobs/{self.slug_id()}.tgz"},
+                "buildpack_provided_description": "Python",
+                "checksum": ("SHA256:" + hashlib.sha256(blob).hexdigest()) if blob is not None else None,
+                "commit": self.release_commit, "commit_description": "", "created_at": self.created_at,
+                "deleted_at": None, "id": self.slug_id(),
+                "process_types": {p.type: p.command for p in self.formation.values()},
+                "size": len(blob) if blob is not None else None, "stack": stack, "updated_at": self.updated_at}
 
     def as_json(self) -> dict[str, Any]:
         stack = {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, self.stack)), "name": self.stack}
@@ -171,7 +232,7 @@ class HerokuApp:
 
     def attachment_json(self, name: str) -> dict[str, Any]:
         addon_id = self.addon_ids.setdefault(name, str(uuid.uuid4()))
-        service = _ADDON_SERVICES.get(name, name.lower().replace("_", "-"))
+        service = self.service_of(name)
         return {"addon": {"id": addon_id, "name": f"{service}-{addon_id[:8]}", "app": self.ref()},
                 "app": self.ref(), "created_at": self.created_at,
                 "id": str(uuid.uuid5(uuid.UUID(addon_id), name)), "name": name, "namespace": None,
@@ -180,14 +241,13 @@ class HerokuApp:
 
     def addon_json(self, name: str) -> dict[str, Any]:
         addon_id = self.addon_ids.setdefault(name, str(uuid.uuid4()))
-        service = _ADDON_SERVICES.get(name, name.lower().replace("_", "-"))
+        service, plan = self.service_of(name), self.plan_of(name)
         return {"actions": [], "addon_service": {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, service)), "name": service},
                 "billing_entity": {"id": self.id, "name": self.name, "type": "app"}, "app": self.ref(),
-                "billed_price": {"cents": 0, "contract": False, "unit": "month"},
+                "billed_price": {"cents": _PLAN_CENTS.get(plan, 0), "contract": False, "unit": "month"},
                 "config_vars": list(self.attachments[name]), "created_at": self.created_at, "id": addon_id,
                 "name": f"{service}-{addon_id[:8]}",
-                "plan": {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, service + "plan")),
-                         "name": _ADDON_PLANS.get(service, f"{service}:basic")},
+                "plan": {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, "plan/" + plan)), "name": plan},
                 "provider_id": addon_id[:8], "provision_message": "", "state": "provisioned",
                 "updated_at": self.updated_at,
                 "web_url": f"https://addons-sso.heroku.com/apps/{self.id}/addons/{addon_id}"}
@@ -236,6 +296,8 @@ class FakeHeroku:
         self._lock = threading.RLock()
         self._requests: list[dict[str, Any]] = []
         self._faults: list[_Injected] = []
+        self._blobs: dict[str, bytes] = {}
+        self._base_url = f"http://{host}:{port}"
         self._server = None
         self._thread: threading.Thread | None = None
 
@@ -243,10 +305,14 @@ class FakeHeroku:
     def add_app(self, name: str, config_vars: dict[str, str] | None = None,
                 formation: list[dict[str, Any]] | None = None,
                 addon_attachments: dict[str, str | list[str]] | None = None, *, maintenance: bool = False,
-                region: str = "us", stack: str = "heroku-24", generation: str = "cedar") -> HerokuApp:
+                region: str = "us", stack: str = "heroku-24", generation: str = "cedar",
+                addon_plans: dict[str, str] | None = None, domains: dict[str, str] | None = None,
+                release_version: int = 1) -> HerokuApp:
         """An app. ``formation``: ``[{"type", "quantity", "size", "command"}]`` (a size in any case: Heroku's
         spelling is kept); ``addon_attachments``: ``{attachment name: config var(s) it sets}`` (e.g.
-        ``{"DATABASE": "DATABASE_URL"}``); ``generation``: ``cedar`` or ``fir``."""
+        ``{"DATABASE": "DATABASE_URL"}``, ``[]`` for an add-on that sets none, as Heroku Scheduler);
+        ``generation``: ``cedar`` or ``fir``; ``addon_plans``: ``{attachment name: "service:plan"}``;
+        ``domains``: ``{custom hostname: its herokudns.com target}``."""
         processes = {}
         for f in formation or []:
             # A size this stand-in does not know is kept as given: a size Heroku introduced since (updates that
@@ -257,7 +323,8 @@ class FakeHeroku:
         attachments = {k: [v] if isinstance(v, str) else list(v) for k, v in (addon_attachments or {}).items()}
         app = HerokuApp(name=name, config_vars={k: str(v) for k, v in (config_vars or {}).items()},
                         formation=processes, attachments=attachments, maintenance=maintenance, region=region,
-                        stack=stack, generation=generation)
+                        stack=stack, generation=generation, plans=dict(addon_plans or {}),
+                        domains=dict(domains or {}), release_version=release_version)
         with self._lock:
             self._apps[name] = app
         return app
@@ -287,6 +354,11 @@ class FakeHeroku:
                                  "id": str(uuid.uuid4()),
                                  "created_at": _ts()}
             return name
+
+    def set_slug_blob(self, app_name: str, archive: bytes) -> None:
+        """The bytes the current release's slug ``blob.url`` answers (a ``.tgz`` of ``./app``, as Heroku's)."""
+        with self._lock:
+            self._blobs[self._apps[app_name].slug_id()] = archive
 
     def attach(self, owner: str, attachment: str, to_app: str, as_name: str) -> None:
         """Attach ``owner``'s add-on (its attachment ``attachment``) to another app as ``as_name`` (the
@@ -353,6 +425,14 @@ class FakeHeroku:
     # ------------------------------------------------------------------ HTTP
     def _wsgi(self, environ, start_response):
         request = Request(environ)
+        blob = re.fullmatch(r"/slug-blobs/([0-9a-f-]{36})\.tgz", request.path)
+        if blob and request.method == "GET":  # a signed URL on Heroku's S3: no API token
+            with self._lock:
+                data = self._blobs.get(blob[1])
+                self._requests.append({"method": "GET", "path": request.path, "status": 200 if data else 404})
+            if data is None:
+                return Response(b"NoSuchKey", status=404, mimetype="application/xml")(environ, start_response)
+            return Response(data, status=200, mimetype="application/octet-stream")(environ, start_response)
         status, body, headers = self._handle(request)
         with self._lock:
             self._requests.append({"method": request.method, "path": request.path, "status": status})
@@ -386,6 +466,7 @@ class FakeHeroku:
                 except ValueError:
                     raise _HttpError(400, {"id": "bad_request", "message": "Invalid JSON in request body."}) from None
             with self._lock:
+                self._base_url = request.host_url.rstrip("/")
                 body = self._route(request.method, request.path, payload)
             if request.method == "GET" and isinstance(body, list):
                 return self._page(body, request.headers.get("Range"))
@@ -447,7 +528,11 @@ class FakeHeroku:
             (("addons",), "GET"): lambda: [app.addon_json(n) for n in app.attachments]
             + [owner.addon_json(owner_name) for owner, owner_name in app.shared.values()],
             (("dynos",), "GET"): lambda: app.dynos_json(),
+            (("domains",), "GET"): lambda: app.domains_json(),
+            (("releases",), "GET"): lambda: [app.release_json()],
         }.get((tuple(rest), method))
+        if handler is None and len(rest) == 2 and method == "GET" and rest[0] in ("domains", "releases", "slugs"):
+            return self._one(app, rest[0], rest[1])
         if handler is None and len(rest) == 4 and rest[0] == "dynos" and rest[2:] == ["actions", "stop"] \
                 and method == "POST":
             return self._stop_dyno(app, rest[1])
@@ -468,6 +553,22 @@ class FakeHeroku:
                     return [doc] + [other.shared_attachment_json(n) for other in self._apps.values()
                                     for n, (o, on) in other.shared.items() if o is owner and on == name]
         raise _not_found("add-on")
+
+    def _one(self, app: HerokuApp, kind: str, ref: str) -> dict[str, Any]:
+        """Domain Info (id or hostname), Release Info (id or version), Slug Info (id)."""
+        if kind == "domains":
+            found = next((d for d in app.domains_json() if ref in (d["id"], d["hostname"])), None)
+            if found is None:
+                raise _not_found("domain")
+            return found
+        if kind == "releases":
+            release = app.release_json()
+            if ref not in (release["id"], str(release["version"])):
+                raise _not_found("release")
+            return release
+        if ref != app.slug_id():
+            raise _not_found("slug")
+        return app.slug_json(self._base_url, self._blobs.get(ref))
 
     @staticmethod
     def _stop_dyno(app: HerokuApp, ref: str) -> dict[str, Any]:

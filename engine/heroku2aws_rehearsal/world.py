@@ -43,6 +43,14 @@ RECORD = f"www.{DOMAIN}"
 HEROKU_DNS_TARGET = "sample-app-7d3f9a1c.herokudns.com"
 PRE_EXISTING_TAG = "rehearsal:pre-existing"
 EXECUTION_ROLE = f"heroku2aws-{APP}-execution"
+#: The sample app's add-ons as Heroku lists them (attachment -> the config vars it sets; its plan): what `heroku2aws
+#: init` reads and maps (Postgres and Redis migrated, Papertrail replaced by CloudWatch Logs, Scheduler by
+#: EventBridge Scheduler).
+ADDON_ATTACHMENTS: dict[str, list[str]] = {"DATABASE": ["DATABASE_URL"], "REDIS": ["REDIS_URL"],
+                                           "PAPERTRAIL": ["PAPERTRAIL_API_TOKEN"], "SCHEDULER": []}
+ADDON_PLANS = {"DATABASE": "heroku-postgresql:standard-0", "REDIS": "heroku-redis:premium-0",
+               "PAPERTRAIL": "papertrail:choklad", "SCHEDULER": "scheduler:standard"}
+RELEASE_VERSION = 7
 
 
 class AlbProxy:
@@ -241,13 +249,15 @@ class World:
         config = dict(CONFIG_VARS)
         config["DATABASE_URL"] = self.source_url()
         config["REDIS_URL"] = self.source_redis.url()
-        self.secret_values += [config["DATABASE_URL"], config["REDIS_URL"]]
+        config["PAPERTRAIL_API_TOKEN"] = pysecrets.token_urlsafe(15)  # an add-on's var: it travels like the others
+        self.secret_values += [config["DATABASE_URL"], config["REDIS_URL"], config["PAPERTRAIL_API_TOKEN"]]
         self.heroku = FakeHeroku(token=self.heroku_token)
         self.heroku.add_app(
             APP, config_vars=config,
             formation=[{"type": t, "quantity": 1, "size": "standard-1x", "command": commands[t].strip()}
                        for t in ("web", "worker") if t in commands],
-            addon_attachments={"DATABASE": "DATABASE_URL", "REDIS": "REDIS_URL"},
+            addon_attachments=ADDON_ATTACHMENTS, addon_plans=ADDON_PLANS, domains={RECORD: HEROKU_DNS_TARGET},
+            release_version=RELEASE_VERSION,
         )
         # A Heroku Scheduler job running when the migration starts: maintenance and the formation do not stop it.
         self.heroku.run_one_off(APP, "python -m app.jobs nightly", "scheduler")

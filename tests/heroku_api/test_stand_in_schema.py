@@ -63,7 +63,11 @@ def heroku():
         fake.add_app(APP, config_vars={"RAILS_ENV": "production", "SENDGRID_API_KEY": "SG.x"},
                      formation=[{"type": "web", "quantity": 2, "size": "standard-2x", "command": "bin/web"},
                                 {"type": "worker", "quantity": 1, "size": "Performance-M", "command": "bin/worker"}],
-                     addon_attachments={"DATABASE": "DATABASE_URL", "REDIS": ["REDIS_URL", "REDIS_TLS_URL"]})
+                     addon_attachments={"DATABASE": "DATABASE_URL", "REDIS": ["REDIS_URL", "REDIS_TLS_URL"],
+                                        "PAPERTRAIL": "PAPERTRAIL_API_TOKEN", "SCHEDULER": []},
+                     addon_plans={"DATABASE": "heroku-postgresql:premium-2", "REDIS": "heroku-redis:premium-1",
+                                  "PAPERTRAIL": "papertrail:fixa", "SCHEDULER": "scheduler:standard"},
+                     domains={"shop.example.com": "sushi-abc123.herokudns.com"}, release_version=42)
         fake.add_app(OTHER, config_vars={})
         fake.attach(APP, "DATABASE", OTHER, "SHARED_DATABASE")
         fake.run_one_off(APP, "bin/rake report", dyno_type="scheduler")
@@ -232,3 +236,62 @@ def test_the_client_reads_every_page_of_every_list_it_uses(big_app):
     assert len(client.dynos(APP)) == 12  # 7 formation dynos + 5 one-off
     requests = [r for r in big_app.requests if r["path"] == f"/apps/{APP}/formation"]
     assert [r["status"] for r in requests] == [206, 206, 206, 200]
+
+
+# ------------------------------------------------------------------ what `heroku2aws init` reads
+
+
+def test_add_ons_answer_their_plans_and_services(heroku):
+    _, _, items = call(heroku, "GET", f"/apps/{APP}/addons")
+    mine = {i["plan"]["name"] for i in items if i["app"]["name"] == APP}
+    assert mine == {"heroku-postgresql:premium-2", "heroku-redis:premium-1", "papertrail:fixa", "scheduler:standard"}
+    for item in items:
+        assert item["plan"]["name"].split(":")[0] == item["addon_service"]["name"]
+    scheduler = next(i for i in items if i["addon_service"]["name"] == "scheduler")
+    assert scheduler["config_vars"] == []
+
+
+def test_domains_list_and_info_answer_the_schema(heroku):
+    status, _, items = call(heroku, "GET", f"/apps/{APP}/domains")
+    assert status == 200
+    validate(items, link("domain", "List")["targetSchema"])
+    for item in items:
+        exactly_declared("domain", item)
+    assert {(i["kind"], i["cname"]) for i in items if i["hostname"] == "shop.example.com"} == {
+        ("custom", "sushi-abc123.herokudns.com")}
+    assert [i["kind"] for i in items].count("heroku") == 1
+    status, _, item = call(heroku, "GET", f"/apps/{APP}/domains/shop.example.com")
+    validate(item, link("domain", "Info")["targetSchema"])
+    assert call(heroku, "GET", f"/apps/{APP}/domains/nope.example.com")[0] == 404
+
+
+def test_releases_and_the_current_slug_answer_the_schema(heroku):
+    status, _, items = call(heroku, "GET", f"/apps/{APP}/releases")
+    assert status == 200
+    validate(items, link("release", "List")["targetSchema"])
+    for item in items:
+        exactly_declared("release", item)
+    current = next(i for i in items if i["current"])
+    assert current["version"] == 42 and "heroku-postgresql:premium-2" in current["addon_plan_names"]
+    status, _, same = call(heroku, "GET", f"/apps/{APP}/releases/42")
+    validate(same, link("release", "Info")["targetSchema"])
+    assert same["id"] == current["id"]
+    status, _, slug = call(heroku, "GET", f"/apps/{APP}/slugs/{current['slug']['id']}")
+    assert status == 200
+    validate(slug, link("slug", "Info")["targetSchema"])
+    exactly_declared("slug", slug)
+    assert slug["process_types"] == {"web": "bin/web", "worker": "bin/worker"}
+    assert call(heroku, "GET", f"/apps/{APP}/slugs/00000000-0000-0000-0000-000000000000")[0] == 404
+
+
+def test_the_slug_blob_is_a_signed_url_without_the_token(heroku):
+    _, _, items = call(heroku, "GET", f"/apps/{APP}/releases")
+    _, _, slug = call(heroku, "GET", f"/apps/{APP}/slugs/{items[0]['slug']['id']}")
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(slug["blob"]["url"], timeout=10)  # noqa: S310 - the local stand-in
+    assert missing.value.code == 404
+    heroku.set_slug_blob(APP, b"\x1f\x8b fake tgz")
+    with urllib.request.urlopen(slug["blob"]["url"], timeout=10) as answer:  # noqa: S310 - the local stand-in
+        assert answer.read() == b"\x1f\x8b fake tgz"
+    _, _, slug = call(heroku, "GET", f"/apps/{APP}/slugs/{items[0]['slug']['id']}")
+    assert slug["size"] == len(b"\x1f\x8b fake tgz") and slug["checksum"].startswith("SHA256:")
