@@ -203,3 +203,41 @@ def test_update_state_machine_refuses_it_too_and_sibling_branches_may_share_name
             stateMachineArn=arn, definition=definition({"A": {"Type": "Pass", "Output": "{% $eval('1') %}",
                                                               "End": True}}, "A"))
     assert err.value.response["Error"]["Code"] == "InvalidDefinition"
+
+
+# ---------------------------------------------------------------------- 6. the 256 KiB payload quota
+# Guide, "Step Functions service quotas" (service-quotas.html): 256 KiB for a task's or state's input or output;
+# "Handling errors" (concepts-error-handling.html): States.DataLimitExceeded when, after Parameters processing, a
+# state's input is over it, and "States.ALL ... can't catch the States.DataLimitExceeded terminal error".
+
+_OVERSIZED = "x" * (256 * 1024 + 1)
+
+
+def test_a_task_input_over_256_kib_after_its_arguments_is_refused_before_the_call(aws):
+    desc, events = run(aws, {"Call": {"Type": "Task", "Resource": f"{SDK}:ecs:listServices",
+                                      "Arguments": {"Cluster": "{% $states.input.cluster %}"}, "End": True}},
+                       "Call", payload={"cluster": _OVERSIZED[:-200]})  # the input fits; the Arguments add nothing
+    assert desc["status"] == "FAILED"
+    assert desc["error"] != "States.DataLimitExceeded", "a payload under the quota was refused"
+    desc, events = run(aws, {"Call": {"Type": "Task", "Resource": f"{SDK}:ecs:listServices",
+                                      "Arguments": {"Cluster": "{% $states.input.cluster & $states.input.cluster %}"},
+                                      "End": True}},
+                       "Call", payload={"cluster": _OVERSIZED[: 130 * 1024]})
+    assert desc["status"] == "FAILED"
+    assert desc["error"] == "States.DataLimitExceeded", "moto sent a request over the payload quota"
+    assert not [e for e in events if e["type"] == "TaskScheduled"], "the call was made"
+
+
+def test_the_data_limit_error_is_terminal_no_retry_or_catch_sees_it(aws):
+    big = "{% $states.input.half & $states.input.half %}"
+    desc, events = run(aws, {
+        "Call": {"Type": "Task", "Resource": f"{SDK}:ecs:listServices", "Arguments": {"Cluster": big},
+                 "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 3, "IntervalSeconds": 1}],
+                 "Catch": [{"ErrorEquals": ["States.DataLimitExceeded"], "Next": "Caught"},
+                           {"ErrorEquals": ["States.ALL"], "Next": "Caught"}],
+                 "End": True},
+        "Caught": {"Type": "Succeed"}}, "Call", payload={"half": _OVERSIZED[: 130 * 1024]})
+    assert desc["status"] == "FAILED", "a catcher handled States.DataLimitExceeded (AWS: terminal)"
+    assert desc["error"] == "States.DataLimitExceeded"
+    assert len([e for e in events if e["type"] == "TaskFailed"]) == 1, "it was retried"
+    assert not [e for e in events if e["type"] == "SucceedStateEntered"]

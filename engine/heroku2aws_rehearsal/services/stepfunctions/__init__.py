@@ -8,6 +8,7 @@ Organised as moto and LocalStack organise a service: one module per concern, and
   against botocore's input shape, ``ecs:runTask.sync``.
 - ``errors``: error names per integration, as AWS produces them.
 - ``history``: the 25,000-event execution history quota.
+- ``limits``: the 256 KiB payload quota (task inputs too) and its terminal ``States.DataLimitExceeded``.
 - ``definition``: CreateStateMachine / UpdateStateMachine checks AWS makes and moto does not.
 - ``faults``: fault injection for rehearsals (``--fail-at``), refusing names AWS could never raise there.
 
@@ -43,13 +44,14 @@ class StepFunctionsRuntime:
             if self._applied:
                 return
             self._applied = True
-            from . import definition, errors, faults, history, tasks
+            from . import definition, errors, faults, history, limits, tasks
 
             self._patch_jsonata()
             tasks.apply()
             errors.apply()
             faults.apply(self.faults)
             history.apply()
+            limits.apply()
             definition.apply()
 
     def _patch_jsonata(self) -> None:
