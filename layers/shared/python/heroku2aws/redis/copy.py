@@ -5,10 +5,18 @@ to move Heroku Redis into ElastiCache. Heroku Redis refuses SYNC/PSYNC, so the c
 key from the outside:
 
 * **Reader** (one thread, one connection to the source): ``SCAN`` in batches; for the keys of each
-  batch ``DUMP`` and ``PTTL``, pipelined, together with the next ``SCAN`` so that the source is never
-  idle waiting for us. Batches are cut at ``batch_bytes`` of payload and handed to the writer through
-  a bounded queue, so the task's memory is bounded whatever the key count (one DUMP payload is the
-  only thing that is never split: that is what Redis itself requires).
+  batch ``MEMORY USAGE``, then ``DUMP`` and ``PTTL`` of those at or under ``large_bytes``, pipelined in
+  three stages with the next ``SCAN`` so that the source is never idle waiting for us. Batches are cut
+  at ``batch_bytes`` of payload and handed to the writer through a bounded queue, so the task's memory
+  is bounded whatever the key count.
+* **Large values** (``MEMORY USAGE`` above ``large_bytes``, 4 MiB by default) are never DUMPed -- a DUMP
+  payload cannot be split, so one 300 MB value meant 300 MB read, queued and sent, several times over.
+  The writer streams them instead (:mod:`.typed`): ``GETRANGE`` / ``LRANGE`` / ``HSCAN`` / ``SSCAN`` /
+  ``ZSCAN`` / ``XRANGE`` chunks into a temporary key, then the TTL, then ``RENAME`` (``replace``) or
+  ``RENAMENX`` (a key that appeared meanwhile is judged as a BUSYKEY is). A server that refuses
+  ``MEMORY USAGE`` is sized by each type's length command (``STRLEN``, ``HLEN``, ...; members taken as
+  ``MEMBER_BYTES_GUESS`` bytes each). ``MEMORY USAGE`` samples five members of a collection: one whose
+  members are very uneven in size can be under-estimated and DUMPed.
 * **Writer** (one thread, one connection to the target): ``RESTORE key ttl payload [REPLACE]`` per
   key, pipelined, two batches in flight. The TTL written is the remaining TTL read from the source
   minus the time the key spent in the queue, so a key never lives longer on the target than it
@@ -30,8 +38,11 @@ key from the outside:
 * **Verification** (:mod:`.verify`): complete by default -- every key both ways, its type, TTL within a
   tolerance and its value (DUMP payloads, else per type; streams with their groups, consumers and
   pending entries); keys expiring meanwhile are no difference. The report names what differs.
-* **Memory**: payload bytes read and not yet written are bounded (``batch_bytes`` x ``queue_depth``, or
-  one value larger than that), and a large payload is sent as it is, never joined into a second copy.
+* **Memory**: payload bytes read and not yet written are bounded (``batch_bytes`` x ``queue_depth``, and
+  no DUMPed value is above ``large_bytes``); a streamed value holds one chunk at a time (about
+  ``chunk_bytes``, or ``chunk`` members, or one member when a single member is larger). So the copy's
+  peak memory is a constant, not a multiple of the largest value (``tests/redis/test_memory.py``: a
+  300 MB string and a 2 M-field hash copied in under 100 MiB above the interpreter's own).
 
 The connections are plain sockets (TLS when ``rediss://``) speaking RESP2 through hiredis' parser:
 redis-py's per-command machinery costs more than Redis itself at a few hundred thousand keys a
@@ -114,10 +125,11 @@ def _encode_restores(items: list[tuple[bytes, int, bytes]], replace: bool) -> li
 
 
 class _Batch:
-    __slots__ = ("db", "items", "read_at", "nbytes")
+    __slots__ = ("db", "items", "read_at", "nbytes", "large")
 
-    def __init__(self, db: int, items: list, read_at: float, nbytes: int):
+    def __init__(self, db: int, items: list, read_at: float, nbytes: int, large: list[bytes] | None = None):
         self.db, self.items, self.read_at, self.nbytes = db, items, read_at, nbytes
+        self.large = large  # keys too large to DUMP: the writer streams them (typed.TypeAwareCopier)
 
 
 class _Stop(Exception):
@@ -148,13 +160,28 @@ class _Budget:
             self.cond.notify_all()
 
 
+_MEMORY_USAGE = b"*3\r\n$6\r\nMEMORY\r\n$5\r\nUSAGE\r\n$%d\r\n%b\r\n"
+#: Without MEMORY USAGE (a server that refuses it), each type's length: the one that is not WRONGTYPE is the key's.
+_LENGTHS = (b"STRLEN", b"LLEN", b"HLEN", b"SCARD", b"ZCARD", b"XLEN")
+_LENGTH_PROBE = b"".join(b"*2\r\n$%d\r\n%b\r\n" % (len(c), c) + b"$%d\r\n%b\r\n" for c in _LENGTHS)
+#: Bytes a member of a collection is taken to hold when only its length is known (no MEMORY USAGE).
+MEMBER_BYTES_GUESS = 64
+
+
 class _Reader:
+    """SCAN, then ``MEMORY USAGE`` of the batch's keys, then ``DUMP``/``PTTL`` of the small ones, pipelined in three
+    stages (each send carries the next SCAN, this batch's sizes and the previous batch's DUMPs, and the previous
+    send's DUMP replies are read while the server works on it). Keys above ``large_bytes`` are never DUMPed: they
+    go to the writer by name, to be streamed in chunks."""
+
     def __init__(self, conn: Conn, opts: CopyOptions, out: queue.Queue, stop: threading.Event,
                  budget: _Budget | None = None):
         self.conn, self.opts, self.out, self.stop = conn, opts, out, stop
         self.budget = budget
         self.expired = 0
         self.avg_payload = 128.0
+        self.memory_usage: bool | None = None  # does the source answer MEMORY USAGE? (asked once)
+        self.large = 0
 
     def _put(self, batch) -> None:
         if self.budget is not None:
@@ -171,6 +198,50 @@ class _Reader:
     def _count(self) -> int:
         n = int(self.opts.batch_bytes / max(self.avg_payload, 1.0))
         return max(10, min(self.opts.batch_keys, n))
+
+    def _sizes_cmd(self, keys: list[bytes]) -> bytes:
+        if self.memory_usage:
+            return b"".join([_MEMORY_USAGE % (len(k), k) for k in keys])
+        return b"".join([_LENGTH_PROBE % ((len(k), k) * len(_LENGTHS)) for k in keys])
+
+    def _split(self, db: int, keys: list[bytes], sent_at: float) -> list[bytes]:
+        """Read the sizes of ``keys``; hand the large ones to the writer; return the small ones (to DUMP)."""
+        get = self.conn.get
+        gets = self.conn.reader.gets
+        limit = self.opts.large_bytes
+        small: list[bytes] = []
+        large: list[bytes] = []
+        gone = 0
+        err = hiredis.ReplyError
+        for k in keys:
+            if self.memory_usage:
+                n = gets()
+                if n is False:
+                    n = get()
+                if isinstance(n, err):
+                    raise CopyError(f"MEMORY USAGE of db{db}:{show(k)} failed on the source: {n}")
+                if n is None:
+                    gone += 1
+                    continue
+            else:
+                lengths = []
+                for _ in _LENGTHS:
+                    r = gets()
+                    if r is False:
+                        r = get()
+                    lengths.append(r)
+                found = [(i, r) for i, r in enumerate(lengths) if isinstance(r, int) and r > 0]
+                if not found and all(isinstance(r, int) for r in lengths):
+                    small.append(k)  # gone, an empty stream, or a type with no length (DUMP will tell)
+                    continue
+                i, r = found[0] if found else (0, 0)
+                n = r if i == 0 else r * MEMBER_BYTES_GUESS
+            (large if n > limit else small).append(k)
+        self.expired += gone
+        if large:
+            self.large += len(large)
+            self._put(_Batch(db, [], sent_at, 0, large=large))
+        return small
 
     def _collect(self, db: int, keys: list[bytes], sent_at: float) -> None:
         get = self.conn.get
@@ -208,34 +279,52 @@ class _Reader:
             if got:
                 self.avg_payload = 0.7 * self.avg_payload + 0.3 * (total / got)
 
+    def _probe_memory_usage(self) -> None:
+        self.conn.send(encode("MEMORY", "USAGE", "heroku2aws:probe"))  # nil for a key that does not exist
+        reply = self.conn.get()
+        self.memory_usage = not isinstance(reply, hiredis.ReplyError)
+        if not self.memory_usage:
+            log.info("the source refuses MEMORY USAGE: value sizes from their lengths",
+                     extra={"member_bytes_guess": MEMBER_BYTES_GUESS})
+
     def run_db(self, db: int) -> None:
         conn = self.conn
         conn.select(db)
+        if self.memory_usage is None:
+            self._probe_memory_usage()
         conn.send(_scan_cmd(b"0", self._count()))
         reply = conn.get()
         if isinstance(reply, hiredis.ReplyError):
             raise CopyError(f"SCAN failed on the source: {reply}")
         cursor, keys = reply
-        prev: list[bytes] | None = None
-        prev_at = 0.0
+        small: list[bytes] = []                      # sized, to DUMP in the next send
+        pending: tuple[list[bytes], float] | None = None  # DUMPed: their replies end the last send
         while True:
             if self.stop.is_set():
                 raise _Stop
             more = cursor != b"0"
             buf = [_scan_cmd(cursor, self._count())] if more else []
-            buf.append(b"".join([_DUMP_PTTL % (len(k), k, len(k), k) for k in keys]))
+            if keys:
+                buf.append(self._sizes_cmd(keys))
+            if small:
+                buf.append(b"".join([_DUMP_PTTL % (len(k), k, len(k), k) for k in small]))
+            if not buf:
+                if pending is not None:
+                    self._collect(db, *pending)
+                return
             sent_at = time.monotonic()
             conn.send(b"".join(buf))
-            if prev is not None:
-                self._collect(db, prev, prev_at)
-            if not more:
-                self._collect(db, keys, sent_at)
-                return
-            reply = conn.get()
-            if isinstance(reply, hiredis.ReplyError):
-                raise CopyError(f"SCAN failed on the source: {reply}")
-            prev, prev_at = keys, sent_at
-            cursor, keys = reply
+            if pending is not None:
+                self._collect(db, *pending)
+            pending = (small, sent_at) if small else None
+            next_cursor, next_keys = b"0", []
+            if more:
+                reply = conn.get()
+                if isinstance(reply, hiredis.ReplyError):
+                    raise CopyError(f"SCAN failed on the source: {reply}")
+                next_cursor, next_keys = reply
+            small = self._split(db, keys, sent_at) if keys else []
+            cursor, keys = next_cursor, next_keys
 
 
 class _Writer:
@@ -345,6 +434,12 @@ class _Writer:
                 batch = inq.get()
             if batch is None or stop.is_set():
                 break
+            if batch.large is not None:  # too large to DUMP: streamed in chunks (typed.TypeAwareCopier)
+                if pending is not None:
+                    self._done(*pending)
+                    pending = None
+                self.fallback.copy_keys(batch.db, batch.large, stream=True)
+                continue
             items = self._send(batch)
             if pending is not None:
                 self._done(*pending)

@@ -22,6 +22,9 @@ class CopyOptions:
     queue_depth: int = 4                  # batches waiting for the writer
     chunk: int = 1000                     # members per chunk in the type-aware path and verification
     chunk_bytes: int = 1 << 20            # string bytes per chunk
+    # Values whose MEMORY USAGE is above this are streamed in chunks into a temporary key and RENAMEd, never
+    # DUMPed: the copy's memory is then bounded by the chunks and the batches, not by the largest value.
+    large_bytes: int = 4 << 20
     verify_sample: float = 1.0            # share of keys whose values are compared (presence, type, TTL: all)
     ttl_tolerance_ms: int = 2000
     progress: Callable[[Progress], None] | None = None
@@ -53,7 +56,8 @@ class CopyStats:
     keys: int = 0                   # keys written (RESTORE + type-aware)
     bytes: int = 0                  # DUMP payload bytes written (value bytes for type-aware keys)
     restored: int = 0
-    fallback_keys: int = 0
+    fallback_keys: int = 0          # copied type by type because the target refused their DUMP payload
+    streamed_keys: int = 0          # large values copied in chunks (never DUMPed): see CopyOptions.large_bytes
     fallback_chunks: int = 0
     fallback_max_chunk: int = 0     # most members (of a list, set, sorted set, hash, stream) read by one command
     fallback_max_string_chunk: int = 0  # most bytes of a string read by one command
@@ -150,6 +154,7 @@ class CopyResult:
             "seconds": round(s.seconds, 3),
             "keys_per_second": round(s.keys / s.seconds, 1) if s.seconds > 0 else 0.0,
             "fallback_keys": s.fallback_keys,
+            "streamed_keys": s.streamed_keys,
             "expired_during_copy": s.expired_during_copy,
             "verified": bool(self.ok),
             "complete": self.complete,

@@ -1,14 +1,29 @@
-"""The type-aware path: keys whose DUMP payload the target refuses (an older RDB format) copied member by member.
+"""The type-aware path: keys copied member by member instead of by ``DUMP``/``RESTORE``.
 
-Members are read in chunks (``GETRANGE``, ``LRANGE``, ``HSCAN``, ``SSCAN``, ``ZSCAN``, ``XRANGE``) and written in
-chunks, then the TTL is set. Streams keep their entry IDs, last generated ID, counters and consumer groups (last
-delivered ID, entries read, consumers, and pending entries with their consumer, idle time and delivery count, by
-``XCLAIM … FORCE``); a pending entry whose message was deleted cannot be rebuilt: it is counted and the copy is
-incomplete.
+Two kinds of keys take it: those whose DUMP payload the target refuses (an older RDB format), and large values
+(``MEMORY USAGE`` above ``CopyOptions.large_bytes``), which are never DUMPed so that the copy's memory does not grow
+with the largest value (a DUMP payload is one bulk string: reading it holds all of it, and RESTORE needs all of it).
+
+Values above one chunk are read in chunks (``GETRANGE``, ``LRANGE``, ``HSCAN``, ``SSCAN``, ``ZSCAN``, ``XRANGE``) and
+written in chunks into a **temporary key** next to the real one; only when the whole value is there does it get its
+TTL and take the real name, by ``RENAME`` (``replace``) or ``RENAMENX`` (without: a key that appeared meanwhile is a
+conflict or a duplicate, judged as for ``RESTORE``'s BUSYKEY, and left alone). So no client ever sees half a value
+under the real name, and a copy that fails part way leaves nothing under it (the temporary key is deleted; if the
+task itself dies, the temporary key is one verification names as "only on the target", and the rollback empties
+the target). A chunk holds at most ``chunk`` members, fewer when members are large (the next chunk's count is halved
+while a chunk's bytes exceed twice ``chunk_bytes``): memory is bounded by about ``2 x chunk_bytes`` a chunk, or one
+member when a single member is larger (Redis reads a hash field, list element or set member whole; only strings
+can be read in ranges).
+
+Streams keep their entry IDs, last generated ID, counters and consumer groups (last delivered ID, entries read,
+consumers, and pending entries with their consumer, idle time and delivery count, by ``XCLAIM … FORCE``); a pending
+entry whose message was deleted cannot be rebuilt: it is counted and the copy is incomplete.
 """
 
 from __future__ import annotations
 
+import contextlib
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable
@@ -24,7 +39,30 @@ from .urls import Endpoint
 
 log = get_logger("redis.typed")
 
-__all__ = ["READ_ALL", "SIZE_CMD", "TYPES", "TypeAwareCopier"]
+__all__ = ["READ_ALL", "SIZE_CMD", "TEMP_PREFIX", "TYPES", "TypeAwareCopier", "next_count", "temp_key"]
+
+#: Where a large value is assembled on the target before it takes its name (see the module docstring).
+TEMP_PREFIX = b"heroku2aws:partial:"
+
+
+def temp_key(key: bytes) -> bytes:
+    """A fresh temporary name for ``key`` on the target (unique per copy of the key)."""
+    return TEMP_PREFIX + secrets.token_hex(8).encode() + b":" + key
+
+
+def next_count(count: int, part: list, chunk: int, chunk_bytes: int) -> int:
+    """The next chunk's member count: halved while a chunk's bytes exceed twice ``chunk_bytes`` (large members),
+    doubled back towards ``chunk`` while under half of it. Estimated from a few members (summing every member of a
+    chunk costs more than reading it)."""
+    flat = [x for x in (part[:4] + part[-4:]) if isinstance(x, bytes)] if part else []
+    if not flat:
+        return count
+    n = len(part) * sum(map(len, flat)) // len(flat)
+    if n > 2 * chunk_bytes:
+        return max(1, count // 2)
+    if n < chunk_bytes // 2:
+        return min(chunk, count * 2)
+    return count
 
 TYPES = ("string", "list", "set", "zset", "hash", "stream")
 
@@ -85,8 +123,9 @@ class TypeAwareCopier:
         else:
             stats.fallback_max_chunk = max(stats.fallback_max_chunk, n)
 
-    def copy_keys(self, db: int, keys: list[bytes]) -> None:
-        """Copy ``keys`` of ``db``; small values are read and written in pipelines, large ones in chunks."""
+    def copy_keys(self, db: int, keys: list[bytes], stream: bool = False) -> None:
+        """Copy ``keys`` of ``db``; small values are read and written in pipelines, large ones in chunks (``stream``:
+        the keys are large values the reader did not DUMP: all of them in chunks, counted in ``streamed_keys``)."""
         src, tgt, stats, chunk = self.src, self.tgt, self.stats, self.opts.chunk
         src.select(db)
         tgt.select(db)
@@ -126,11 +165,11 @@ class TypeAwareCopier:
             for (k, kind, pttl, existed), n in zip(todo, sizes, strict=True):
                 n = n if isinstance(n, int) else 0
                 limit = self.opts.chunk_bytes if kind == "string" else chunk
-                (large if n > limit else small).append((k, kind, pttl, existed))
+                (large if stream or n > limit else small).append((k, kind, pttl, existed))
             if small:
                 self._copy_small(db, small, read_at)
             for k, kind, pttl, existed in large:
-                self._copy_large(db, k, kind, pttl, existed, read_at)
+                self._copy_large(db, k, kind, pttl, existed, read_at, streamed=stream)
 
     def _copy_small(self, db: int, keys: list, read_at: float) -> None:
         """Values that fit in one chunk: one read pipeline on the source, one write pipeline on the target."""
@@ -190,68 +229,100 @@ class TypeAwareCopier:
         stats.bytes += sum(done)
         stats.count(db, len(done))
 
-    def _copy_large(self, db: int, key: bytes, kind: str, pttl: int, existed: bool, read_at: float) -> None:
-        src, tgt, stats, chunk = self.src, self.tgt, self.stats, self.opts.chunk
-        if existed:
-            tgt.call("DEL", key)
+    def _copy_large(self, db: int, key: bytes, kind: str, pttl: int, existed: bool, read_at: float,
+                    streamed: bool = False) -> None:
+        """One value in chunks into a temporary key, then its TTL, then ``RENAME``/``RENAMENX`` to its name."""
+        tmp = temp_key(key)
+        try:
+            nbytes = self._fill(db, key, tmp, kind)
+            done = self._settle_large(db, key, tmp, pttl, read_at)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._drain()  # the replies still due, so that DEL's is the next one read
+            with contextlib.suppress(Exception):
+                self.tgt.call("DEL", tmp)
+            raise
+        if not done:
+            return
+        stats = self.stats
+        stats.keys += 1
+        stats.fallback_keys += 1
+        stats.streamed_keys += streamed
+        stats.bytes += nbytes
+        stats.count(db)
+
+    def _fill(self, db: int, key: bytes, tmp: bytes, kind: str) -> int:
+        """Write the source's ``key`` into the target's ``tmp``, chunk by chunk; returns the value bytes copied."""
+        src, chunk, chunk_bytes = self.src, self.opts.chunk, self.opts.chunk_bytes
         nbytes = 0
         write = self._write  # the target writes chunk i while the source reads chunk i+1
         if kind == "string":
-            step = self.opts.chunk_bytes
             off = 0
             while True:
-                part = src.call("GETRANGE", key, off, off + step - 1)
+                part = src.call("GETRANGE", key, off, off + chunk_bytes - 1)
                 if not part and off:
                     break
-                write(key, "APPEND" if off else "SET", key, part)
+                write(key, "APPEND" if off else "SET", tmp, part)
                 self._chunk_seen(len(part), string=True)
                 nbytes += len(part)
                 off += len(part)
-                if len(part) < step:
+                if len(part) < chunk_bytes:
                     break
         elif kind == "list":
-            i = 0
+            i, count = 0, chunk
             while True:
-                part = src.call("LRANGE", key, i, i + chunk - 1)
+                part = src.call("LRANGE", key, i, i + count - 1)
                 if not part:
                     break
-                write(key, "RPUSH", key, *part)
+                write(key, "RPUSH", tmp, *part)
                 self._chunk_seen(len(part))
                 nbytes += _value_bytes(part)
                 i += len(part)
-                if len(part) < chunk:
+                if len(part) < count:
                     break
+                count = next_count(count, part, chunk, chunk_bytes)
         elif kind in ("hash", "set", "zset"):
             scan, add = {"hash": ("HSCAN", "HSET"), "set": ("SSCAN", "SADD"), "zset": ("ZSCAN", "ZADD")}[kind]
-            cursor = b"0"
+            cursor, count = b"0", chunk
             while True:
-                cursor, part = src.call(scan, key, cursor, "COUNT", chunk)
+                cursor, part = src.call(scan, key, cursor, "COUNT", count)
                 if part:
                     args = part if kind != "zset" else _swap_pairs(part)
-                    write(key, add, key, *args)
+                    write(key, add, tmp, *args)
                     self._chunk_seen(len(part) // (1 if kind == "set" else 2))
                     nbytes += _value_bytes(part)
+                    count = next_count(count, part, chunk, chunk_bytes)
                 if cursor == b"0":
                     break
         elif kind == "stream":
-            nbytes = self._copy_stream(db, key)
+            nbytes = self._copy_stream(db, key, tmp)
         self._drain()
-        # The TTL, and a last look at the source: a key that vanished meanwhile is not copied.
+        return nbytes
+
+    def _settle_large(self, db: int, key: bytes, tmp: bytes, pttl: int, read_at: float) -> bool:
+        """The TTL and a last look at the source, then the real name; False when the key is not (or no longer) ours
+        to write: expired or deleted meanwhile, or a conflict."""
+        src, tgt, stats = self.src, self.tgt, self.stats
+        ttl = 0
         if pttl >= 0:
             ttl = pttl - int((time.monotonic() - read_at) * 1000) - 1
-            if ttl <= 0:
-                tgt.call("DEL", key)
-                stats.expired_during_copy += 1
-                return
-            tgt.call("PEXPIRE", key, ttl)
-        if not src.call("EXISTS", key):
-            tgt.call("DEL", key)
+        if (pttl >= 0 and ttl <= 0) or not src.call("EXISTS", key) or not tgt.call("EXISTS", tmp):
+            tgt.call("DEL", tmp)  # expired on the way, or deleted on the source (an empty value has no key)
             stats.expired_during_copy += 1
-            return
-        stats.keys += 1
-        stats.fallback_keys += 1
-        stats.bytes += nbytes
-        stats.count(db)
+            return False
+        if ttl:
+            tgt.call("PEXPIRE", tmp, ttl)
+        if self.opts.replace:
+            tgt.call("RENAME", tmp, key)  # overwrites (an implicit DEL), with tmp's TTL
+            return True
+        if tgt.call("RENAMENX", tmp, key) == 1:
+            return True
+        tgt.call("DEL", tmp)  # a key of that name appeared while the value was streamed
+        if self.target_empty.get(db):
+            self.judge_existing(db, [key])
+        else:
+            stats.conflict(db, key)
+        return False
 
     def _write(self, key: bytes, *cmd) -> None:
         """Send a write to the target without waiting for its reply (read later by ``_drain``)."""
@@ -276,7 +347,8 @@ class TypeAwareCopier:
                 self._target_major = 0
         return self._target_major >= 7
 
-    def _copy_stream(self, db: int, key: bytes) -> int:
+    def _copy_stream(self, db: int, key: bytes, dest: bytes) -> int:
+        """The source's stream ``key`` into the target's ``dest``: entries, then counters, groups and their state."""
         src, chunk = self.src, self.opts.chunk
         nbytes = 0
         start = b"-"
@@ -286,7 +358,7 @@ class TypeAwareCopier:
             if not entries:
                 break
             for eid, fields in entries:
-                self._write(key, "XADD", key, eid, *fields)
+                self._write(key, "XADD", dest, eid, *fields)
             self._chunk_seen(len(entries))
             nbytes += sum(len(eid) + _value_bytes(f) for eid, f in entries)
             copied += len(entries)
@@ -295,10 +367,10 @@ class TypeAwareCopier:
                 break
         groups = src.call("XINFO", "GROUPS", key)
         self._drain()  # _stream_meta may ask the target its version: no write reply may be waiting before that
-        for cmd in self._stream_meta(db, key, src.call("XINFO", "STREAM", key), groups, bool(copied)):
+        for cmd in self._stream_meta(db, dest, src.call("XINFO", "STREAM", key), groups, bool(copied)):
             self._write(key, *cmd)
         self._drain()
-        self._copy_group_state(db, key, groups)
+        self._copy_group_state(db, key, groups, dest)
         return nbytes
 
     def _stream_meta(self, db: int, key: bytes, info: list, groups: list, has_entries: bool) -> list[tuple]:
@@ -323,19 +395,20 @@ class TypeAwareCopier:
             cmds.append(cmd)
         return cmds
 
-    def _copy_group_state(self, db: int, key: bytes, groups: list) -> None:
+    def _copy_group_state(self, db: int, key: bytes, groups: list, dest: bytes | None = None) -> None:
         """Each consumer group's consumers and pending entries (after the groups exist on the target): consumers by
         ``XGROUP CREATECONSUMER``, each pending entry by ``XCLAIM key group consumer 0 id IDLE idle RETRYCOUNT n FORCE
         JUSTID`` (its consumer, idle time and delivery count as on the source). An entry that cannot be claimed (its
         message was deleted from the stream: XCLAIM ignores it) is counted in ``stream_pending_not_copied``, which
         makes the copy incomplete; verification compares the pending entries too."""
         src, tgt, chunk = self.src, self.tgt, self.opts.chunk
+        dest = key if dest is None else dest  # the key written on the target
         for g in map(pairs, groups):
             name = g[b"name"]
             consumers = [pairs(c)[b"name"] for c in src.call("XINFO", "CONSUMERS", key, name)]
             if not consumers:
                 continue
-            for r in tgt.pipeline([("XGROUP", "CREATECONSUMER", key, name, c) for c in consumers]):
+            for r in tgt.pipeline([("XGROUP", "CREATECONSUMER", dest, name, c) for c in consumers]):
                 if isinstance(r, hiredis.ReplyError):
                     raise CopyError(f"XGROUP CREATECONSUMER on db{db}:{show(key)} failed on the target: {r}")
             lost = 0
@@ -344,7 +417,7 @@ class TypeAwareCopier:
                 part = src.call("XPENDING", key, name, start, b"+", chunk)
                 if not part:
                     break
-                replies = tgt.pipeline([("XCLAIM", key, name, consumer, 0, eid, "IDLE", idle, "RETRYCOUNT", n,
+                replies = tgt.pipeline([("XCLAIM", dest, name, consumer, 0, eid, "IDLE", idle, "RETRYCOUNT", n,
                                          "FORCE", "JUSTID") for eid, consumer, idle, n in part])
                 for (eid, *_), r in zip(part, replies, strict=True):
                     if isinstance(r, hiredis.ReplyError):
