@@ -643,10 +643,12 @@ def _base_oid(cat: _Catalog, oid: int) -> int:
     return t.oid
 
 
-def _specs(src: _Catalog, tgt: _Catalog, include: set[str] | None) -> list[_Spec]:
+def _specs(src: _Catalog, tgt: _Catalog, include: set[str] | None, exclude: set[str] | None = None) -> list[_Spec]:
     names = sorted(set(src.tables) | set(tgt.tables))
     if include is not None:
         names = [n for n in names if n in include]
+    if exclude:
+        names = [n for n in names if n not in exclude]
     specs = []
     for name in names:
         s, t = src.tables.get(name), tgt.tables.get(name)
@@ -722,6 +724,7 @@ def verify(
     progress: Progress | None = None,
     large_objects: bool = True,
     database_settings: bool = True,
+    exclude_tables: set[str] | None = None,
 ) -> VerifyResult:
     """Compare every application table (and sequence) of two databases; see the module docstring.
 
@@ -731,6 +734,8 @@ def verify(
     when None). ``progress``: called with one human-readable line per step (never a password).
     Raises ``DatabaseError`` (password-free message) when a server cannot be used at all; a
     problem with one table (no privilege, a failing cast) is reported on that table instead.
+    ``exclude_tables``: names (as reported) verified already, e.g. by the streaming copy as each table landed;
+    every other table on either side is compared, and the whole-database checks run as usual.
     """
     t0 = time.monotonic()
     lock = threading.Lock()
@@ -749,7 +754,7 @@ def verify(
             scat, tcat = _both(src, tgt, lambda s: s.read_catalog(sequences), pool)
             use: Literal["binary", "text"] = (
                 mode if mode != "auto" else "binary" if min(scat.version, tcat.version) >= 140000 else "text")
-            specs = _specs(scat, tcat, set(tables) if tables is not None else None)
+            specs = _specs(scat, tcat, set(tables) if tables is not None else None, exclude_tables)
             present = [s for s in specs if s.missing is None]
             say(f"comparing {len(present)} tables ({use} checksums)")
             s1, t1 = _both(src, tgt, lambda s: s.table_sums(present, use), pool)

@@ -134,13 +134,19 @@ def _source_facts(url: str) -> tuple[int, list[tuple[int, int, str, str]], list[
         raise TaskError(f"cannot read the source's catalog: {scrub(str(exc), url)}", 2) from None
 
 
-def filter_restore_list(listing: str, managed: list[tuple[int, int, str, str]]) -> tuple[str, list[str]]:
-    """``pg_restore -l`` output without the entries of ``managed`` objects (and their comments); (list, left out)."""
+def filter_restore_list(listing: str, managed: list[tuple[int, int, str, str]],
+                        done: set[tuple[int, int]] | None = None) -> tuple[str, list[str]]:
+    """``pg_restore -l`` output without the entries of ``managed`` objects (and their comments); (list, left out).
+
+    ``done``: (catalog OID, object OID) of entries already on the target (the streaming copy builds each table's
+    indexes and keys as soon as its rows are in): left out too, their comments kept (they apply to what exists)."""
     keys = {(classid, oid) for classid, oid, _desc, _name in managed}
     comments = {f"{desc} {name}" for _classid, _oid, desc, name in managed}
     kept, dropped = [], []
     for line in listing.splitlines():
         m = re.match(r"^\s*(\d+); (\d+) (\d+) (.*)$", line)
+        if m and done and (int(m.group(2)), int(m.group(3))) in done:
+            continue
         if m:
             entry = m.group(4)
             target = entry[len("COMMENT - "):] if entry.startswith("COMMENT - ") else None
@@ -252,6 +258,7 @@ def copy_database(
     dump_parent: str | None = None,
     keep_dump: bool = False,
     progress: Callable[[str], None] | None = None,
+    done: set[tuple[int, int]] | None = None,
 ) -> dict:
     """Dump ``source_url`` and restore it into ``target_url``; returns a summary (no secrets)."""
     pg_dump, pg_restore = _tool("pg_dump"), _tool("pg_restore")
@@ -304,7 +311,7 @@ def copy_database(
             tables=total, bytes=size, seconds=round(dump_s, 2))
 
         listing = subprocess.run([pg_restore, "-l", dump_dir], capture_output=True, text=True, check=False).stdout
-        kept, left_out = filter_restore_list(listing, managed)
+        kept, left_out = filter_restore_list(listing, managed, done)
         list_file = os.path.join(parent, "restore.list")
         with open(list_file, "w") as fh:
             fh.write(kept)
@@ -330,8 +337,8 @@ def copy_database(
                        "--no-password", f"--use-list={list_file}", f"--dbname={tgt_conninfo}", dump_dir],
                       _child_env(tgt_pw), urls, step, on_restore)
         except TaskError as exc:
-            done = f" ({restored}/{total} tables of data)" if total else ""
-            raise TaskError(f"{exc}\nThe target is left partly restored{done}: the "
+            progress_note = f" ({restored}/{total} tables of data)" if total else ""
+            raise TaskError(f"{exc}\nThe target is left partly restored{progress_note}: the "
                             "workflow's rollback empties it; empty it before running this copy again.",
                             exc.status) from None
         restore_s = time.monotonic() - t1
