@@ -170,19 +170,24 @@ class HerokuApp:
         return self._uuid(f"slug/{self.release_version}")
 
     def release_json(self) -> dict[str, Any]:
-        slug = self.slug_id()
+        slug: str | None = self.slug_id()
+        artifacts = [{"id": slug, "type": "slug"}]
+        if self.stack == "container":  # heroku.yml / container:release: an image, no slug and no artifact for it
+            slug, artifacts = None, []
+        elif self.generation == "fir":  # Cloud Native Buildpacks: an OCI image artifact
+            slug, artifacts = None, [{"id": self._uuid(f"oci-image/{self.release_version}"), "type": "oci-image"}]
         return {"addon_plan_names": sorted({self.plan_of(n) for n in self.attachments}), "app": self.ref(),
-                "artifacts": [{"id": slug, "type": "slug"}], "created_at": self.created_at, "current": True,
+                "artifacts": artifacts, "created_at": self.created_at, "current": True,
                 "description": f"Deploy {self.release_commit[:8]}", "eligible_for_rollback": True,
                 "id": self._uuid(f"release/{self.release_version}"), "output_stream_url": None,
-                "slug": {"id": slug}, "status": "succeeded", "updated_at": self.updated_at,
+                "slug": {"id": slug} if slug else None, "status": "succeeded", "updated_at": self.updated_at,
                 "user": {"email": self.owner_email, "id": self.owner_id}, "version": self.release_version}
 
-    def slug_json(self, base_url: str, blob: bytes | None) -> dict[str, Any]:
+    def slug_json(self, base_url: str, blob: bytes | None, checksum: str | None = None) -> dict[str, Any]:
         stack = {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, self.stack)), "name": self.stack}
         return {"blob": {"method": "GET", "url": f"{base_url}/slug-blobs/{self.slug_id()}.tgz"},
                 "buildpack_provided_description": "Python",
-                "checksum": ("SHA256:" + hashlib.sha256(blob).hexdigest()) if blob is not None else None,
+                "checksum": checksum or (("SHA256:" + hashlib.sha256(blob).hexdigest()) if blob is not None else None),
                 "commit": self.release_commit, "commit_description": "", "created_at": self.created_at,
                 "deleted_at": None, "id": self.slug_id(),
                 "process_types": {p.type: p.command for p in self.formation.values()},
@@ -297,6 +302,7 @@ class FakeHeroku:
         self._requests: list[dict[str, Any]] = []
         self._faults: list[_Injected] = []
         self._blobs: dict[str, bytes] = {}
+        self._checksums: dict[str, str] = {}
         self._base_url = f"http://{host}:{port}"
         self._server = None
         self._thread: threading.Thread | None = None
@@ -355,10 +361,17 @@ class FakeHeroku:
                                  "created_at": _ts()}
             return name
 
-    def set_slug_blob(self, app_name: str, archive: bytes) -> None:
-        """The bytes the current release's slug ``blob.url`` answers (a ``.tgz`` of ``./app``, as Heroku's)."""
+    def set_slug_blob(self, app_name: str, archive: bytes, *, checksum: str | None = None) -> None:
+        """The bytes the current release's slug ``blob.url`` answers (a ``.tgz`` of ``./app``, as Heroku's).
+        ``checksum`` (``SHA256:<hex>``) is what the slug then claims instead of the archive's own digest (a test
+        of a corrupted download)."""
         with self._lock:
-            self._blobs[self._apps[app_name].slug_id()] = archive
+            slug = self._apps[app_name].slug_id()
+            self._blobs[slug] = archive
+            if checksum is None:
+                self._checksums.pop(slug, None)
+            else:
+                self._checksums[slug] = checksum
 
     def attach(self, owner: str, attachment: str, to_app: str, as_name: str) -> None:
         """Attach ``owner``'s add-on (its attachment ``attachment``) to another app as ``as_name`` (the
@@ -568,7 +581,7 @@ class FakeHeroku:
             return release
         if ref != app.slug_id():
             raise _not_found("slug")
-        return app.slug_json(self._base_url, self._blobs.get(ref))
+        return app.slug_json(self._base_url, self._blobs.get(ref), self._checksums.get(ref))
 
     @staticmethod
     def _stop_dyno(app: HerokuApp, ref: str) -> dict[str, Any]:

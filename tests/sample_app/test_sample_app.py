@@ -41,6 +41,7 @@ def seeded(pg):
 def _env(**extra: str) -> dict[str, str]:
     env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR") if k in os.environ}
     env.update(CONFIG_VARS)
+    env["SAMPLE_APP_PROFILE_D"] = "sourced"  # what the slug's .profile.d sets (the web refuses to start without it)
     env.update(extra)
     env["PYTHONUNBUFFERED"] = "1"
     return env

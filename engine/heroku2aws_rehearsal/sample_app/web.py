@@ -157,6 +157,11 @@ class App:
 
 
 def main() -> int:
+    # What the slug's buildpack set up must be there, as a real app's runtime on PATH would be: the process
+    # refuses to start when the slug's .profile.d was not sourced (the image or the wrapper did not run it).
+    if os.environ.get("SAMPLE_APP_PROFILE_D") != "sourced":
+        log(PROCESS, "the slug's .profile.d was not sourced (SAMPLE_APP_PROFILE_D unset): not starting", level="error")
+        return 3
     try:
         database_url, redis_url = env_url("DATABASE_URL"), env_url("REDIS_URL")
     except ConfigError as exc:
