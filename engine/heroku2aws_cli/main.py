@@ -11,6 +11,7 @@ import sys
 
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("heroku2aws_cli.init", "read a Heroku app, size its AWS landing, write samconfig.toml and its input"),
     "rehearse": ("heroku2aws_rehearsal.rehearse", "run the whole migration locally against emulated AWS"),
     "redis-copy": ("heroku2aws.tasks.redis_restore", "copy every key from one Redis to another, verified"),
     "pg-verify": ("heroku2aws.postgres.verify_cli", "compare two Postgres databases table by table"),

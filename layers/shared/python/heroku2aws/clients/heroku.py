@@ -136,6 +136,18 @@ class HerokuClient:
                 names.update(v for v in addon.get("config_vars") or [] if isinstance(v, str))
         return sorted(names)
 
+    # ------------------------------------------------------------------ releases, slugs, domains (heroku2aws init)
+    # Platform API schema: release "List" GET /apps/{app}/releases, slug "Info" GET /apps/{app}/slugs/{slug} (its
+    # process_types), domain "List" GET /apps/{app}/domains (hostname, kind, cname: the DNS target).
+    def releases(self, app: str) -> list[dict[str, Any]]:
+        return self._list(f"/apps/{_seg(app)}/releases")
+
+    def slug(self, app: str, slug_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/apps/{_seg(app)}/slugs/{_seg(slug_id)}")
+
+    def domains(self, app: str) -> list[dict[str, Any]]:
+        return self._list(f"/apps/{_seg(app)}/domains")
+
     # ------------------------------------------------------------------ transport
     def _list(self, path: str) -> list[dict[str, Any]]:
         """Every item of a list endpoint, page after page (206 + ``Next-Range`` -> ``Range``)."""
