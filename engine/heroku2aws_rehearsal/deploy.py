@@ -6,6 +6,9 @@ intrinsic functions resolved: IAM roles, the layer, the functions (registered to
 their ``CodeUri``), log groups, the SNS topic, ECS task definitions, the state machine with its
 ``DefinitionSubstitutions`` applied to ``statemachine/*.asl.json``, EventBridge rules and
 Scheduler schedules. Nothing is defined twice: ARNs, names and environments come from the template.
+The landing's types (Landing=create: VPC, ALB, ACM, RDS, ElastiCache, secrets...) are created by
+:mod:`.landing`, which also resolves Secrets Manager dynamic references and deletes a stack as
+CloudFormation would (``DeletionPolicy`` honoured).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import engine_paths
+from . import engine_paths, landing
 from .aws import ACCOUNT_ID, REGION, EmulatedAws
 from .patches import local
 
@@ -224,6 +227,8 @@ def _to_api(props: dict, service: str, operation: str) -> dict:
             return [convert(v, shape.member) for v in value]
         if shape.type_name == "integer" and isinstance(value, str) and value.isdigit():
             return int(value)
+        if shape.type_name == "boolean" and isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
         if shape.type_name == "string" and isinstance(value, (int, float)):
             return str(value)
         return value
@@ -239,8 +244,9 @@ def _empty_zip() -> bytes:
 
 
 def deploy(aws: EmulatedAws, stack_name: str = "heroku2aws", parameters: dict[str, str] | None = None,
-           template_path: Path = engine_paths.TEMPLATE) -> Stack:
-    """Create the template's resources in the emulated account; returns what was created."""
+           template_path: Path = engine_paths.TEMPLATE, stores: landing.DataStores | None = None) -> Stack:
+    """Create the template's resources in the emulated account; returns what was created. ``stores``: where the
+    landing's RDS and ElastiCache really run (:class:`.landing.DataStores`; the rehearsal's local servers)."""
     sam = load_template(template_path)
     cfn, sources = translate(sam, parameters)
     params: dict[str, Any] = {}
@@ -250,6 +256,8 @@ def deploy(aws: EmulatedAws, stack_name: str = "heroku2aws", parameters: dict[st
             raise ValueError(f"template parameter {name} has no value and no default")
         if spec.get("Type") == "CommaDelimitedList" and isinstance(value, str):
             value = [v for v in value.split(",") if v]
+        elif not isinstance(value, list):
+            value = str(value)  # a Ref to a parameter is a string, Number ones included
         params[name] = value
     stack = Stack(name=stack_name, parameters=params)
     resolver = Resolver(stack, params, cfn.get("Conditions") or {})
@@ -266,8 +274,12 @@ def deploy(aws: EmulatedAws, stack_name: str = "heroku2aws", parameters: dict[st
             stack.skipped[logical_id] = f"condition {res['Condition']} is false"
             continue
         rtype = res["Type"]
-        props = resolver.resolve(res.get("Properties", {}))
+        props = landing.resolve_dynamic(aws, resolver.resolve(res.get("Properties", {})))
         entry: dict[str, Any] = {"type": rtype, "ref": logical_id, "attrs": {}}
+        # CloudFormation's default is Delete, but Snapshot for an RDS instance outside a cluster ("DeletionPolicy
+        # attribute", CloudFormation User Guide); landing.delete_stack honours it.
+        entry["deletion_policy"] = res.get("DeletionPolicy") or (
+            "Snapshot" if rtype == "AWS::RDS::DBInstance" and "DBClusterIdentifier" not in props else "Delete")
         if rtype == "AWS::IAM::Role":
             name = props.get("RoleName") or physical(logical_id)
             role = aws.client("iam").create_role(
@@ -371,8 +383,11 @@ def deploy(aws: EmulatedAws, stack_name: str = "heroku2aws", parameters: dict[st
             arn = aws.client("scheduler").create_schedule(**args)["ScheduleArn"]
             entry.update(ref=name, attrs={"Arn": arn})
         else:
-            stack.skipped[logical_id] = f"{rtype} is not needed by a rehearsal"
-            continue
+            made = landing.create(aws, stack, logical_id, rtype, props, stores)
+            if made is None:
+                stack.skipped[logical_id] = f"{rtype} is not needed by a rehearsal"
+                continue
+            entry.update(made)
         stack.resources[logical_id] = entry
     for name, spec in (cfn.get("Outputs") or {}).items():
         if "Condition" in spec and not resolver.condition(spec["Condition"]):
