@@ -461,6 +461,36 @@ def estimates(s: Survey, c: Choices, region: str) -> list[costs.Estimate]:
     return [landing, heroku, once]
 
 
+def landing_summary(s: Survey, *, strategy: str = "dms-full-load", dms_instance_class: str = "dms.t3.medium",
+                    region: str | None = None) -> dict[str, Any]:
+    """What ``heroku2aws plan --heroku`` shows beside the plan: the add-ons' lines and the three estimates, for the
+    sizes the plan tables give (a plan they do not know is named and left unpriced, never guessed)."""
+    notes: list[str] = []
+    pg = rd = None
+    if s.postgres is not None:
+        try:
+            pg = choose_postgres(s.postgres.line.plan, data_bytes=s.postgres.bytes)
+        except UnknownPlan as exc:
+            notes.append(f"{exc}: not priced")
+    if s.redis is not None:
+        try:
+            rd = choose_redis(s.redis.line.plan, version=s.redis.version)
+        except UnknownPlan as exc:
+            notes.append(f"{exc}: not priced")
+    aws_region = region or s.aws_region
+    landing = costs.landing_monthly(tasks_of(s), pg, rd, region=aws_region)
+    heroku = costs.heroku_monthly([(p.type, p.quantity, p.size) for p in s.formation], s.addons)
+    once = costs.migration_one_time(strategy=strategy, data_bytes=s.postgres.bytes if s.postgres else None,
+                                    dms_instance_class=dms_instance_class, landing_monthly_total=landing.total,
+                                    heroku_monthly_total=heroku.total)
+    return {"addons": [{"plan": line.plan, "action": line.mapping.action, "counterpart": line.mapping.counterpart,
+                        "line": line.text()} for line in s.addons],
+            "sizes": [reason for choice in (pg, rd) if choice is not None for reason in choice.why],
+            "estimates": {e.title: {"total_usd": e.total, "unpriced": e.unpriced, "lines": e.text()}
+                          for e in (landing, heroku, once)},
+            "notes": notes}
+
+
 def run(api: HerokuClient, app: str, domain: str, *, route53: Any, secretsmanager: Any, sts: Any, region: str | None,
         out: Path, connect: bool = True, **choice_options: Any) -> Result:
     """Survey, choose, write: what ``main`` does, with the clients given (the rehearsal passes emulated ones)."""

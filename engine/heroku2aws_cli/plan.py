@@ -16,6 +16,10 @@ Parallel branches and Map item processors included — the figures are estimates
 
 ``--preflight`` also runs the workflow's real preflight (``heroku2aws.steps.preflight``) from this machine —
 the sources and secrets must be reachable — and adds its findings and the write-freeze estimate.
+``--heroku`` reads the app from Heroku with your own key (``HEROKU_API_KEY`` or the Heroku CLI's netrc, as
+``heroku2aws init`` does; the stores are not connected to) and adds what becomes of each add-on (migrated, kept,
+replaced by its AWS counterpart) and the estimates: the landing a month beside the app's Heroku bill today, and the
+migration once (``heroku2aws.landing.costs``: public list prices, their source and date in the code).
 ``--json`` prints the plan as one JSON object, last line. Exit status: 0 planned; 1 preflight refused or
 could not run; 2 invalid input or arguments.
 """
@@ -704,6 +708,23 @@ def make_plan(cfg, asl: dict, preflight: dict | None = None, placeholders: int =
     return plan
 
 
+def heroku_landing(cfg, api=None) -> dict[str, Any]:
+    """The add-on lines and the estimates (``heroku2aws_cli.init.landing_summary``) for the input's app, read with
+    the user's own Heroku key; ``{"error": ...}`` (value-free) when it cannot be read."""
+    from heroku2aws.clients.heroku import HerokuClient
+
+    from . import init
+
+    try:
+        api = api or HerokuClient(init.api_key(), os.environ.get("HEROKU_API_URL") or cfg.heroku.api_url, retries=2)
+        found = init.survey(api, cfg.heroku.app, connect=False)
+    except init.InitError as exc:
+        return {"error": str(exc)}
+    database = getattr(cfg, "database", None)
+    return init.landing_summary(found, strategy=getattr(database, "strategy", "dms-full-load"),
+                                dms_instance_class=getattr(database, "dms_instance_class", "dms.t3.medium"))
+
+
 def _history(cfg, asl: dict) -> dict[str, Any]:
     """The most history events an execution can write, for this input's timings and at the schema's limits."""
     from heroku2aws.steps.plan_services import MAX_PROCESS_TYPES
@@ -818,6 +839,22 @@ def render(console, plan: dict[str, Any]) -> None:
                 line(f"  {problem}")
     for note in plan["notes"]:
         line(f"note: {note}", "dim")
+    landing = plan.get("landing")
+    if landing is not None:
+        rule("add-ons")
+        if "error" in landing:
+            line(f"could not read the app from Heroku: {landing['error']}", "red")
+        else:
+            for addon in landing["addons"]:
+                line(addon["line"])
+            for reason in landing["sizes"]:
+                line(f"size: {reason}", "dim")
+            rule("what it costs (estimates)")
+            for estimate in landing["estimates"].values():
+                for text in estimate["lines"]:
+                    line(text)
+            for note in landing["notes"]:
+                line(f"note: {note}", "yellow")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -829,6 +866,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--region", help="AWS region for --preflight (default: the secrets' region)")
     parser.add_argument("--profile", help="AWS profile for --preflight")
     parser.add_argument("--endpoint-url", help="AWS endpoint for --preflight (e.g. a local emulation)")
+    parser.add_argument("--heroku", action="store_true",
+                        help="read the app's add-ons and plans from Heroku (your key) and show their fate and the costs")
     parser.add_argument("--json", action="store_true", help="print the plan as one JSON object, last line")
     args = parser.parse_args(argv)
     from rich.console import Console
@@ -862,6 +901,9 @@ def main(argv: list[str] | None = None) -> int:
         with console.status("running preflight"):
             preflight = run_preflight(cfg, args.region, args.profile, args.endpoint_url)
     plan = make_plan(cfg, asl, preflight, placeholders)
+    if args.heroku:
+        with console.status("reading the app from Heroku"):
+            plan["landing"] = heroku_landing(cfg)
     render(console, plan)
     if args.json:
         print(json.dumps(plan, default=str))

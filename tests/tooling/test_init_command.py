@@ -224,3 +224,32 @@ def test_the_command_runs_from_the_dispatcher_and_never_prints_the_key(tmp_path,
         monkeypatch.delenv("NETRC", raising=False)
         assert cli.main(["init", "--app", APP, "--domain", DOMAIN, "--out", str(tmp_path)]) == 2
         assert "no Heroku API key" in capsys.readouterr().err
+
+
+def test_plan_shows_the_add_ons_fate_and_the_costs_beside_heroku_s(tmp_path, monkeypatch, capsys):
+    production = Path(__file__).resolve().parents[2] / "events" / "production.json"
+    with FakeHeroku() as fake:
+        heroku_app(fake, {})
+        monkeypatch.setenv("HEROKU_API_KEY", fake.token)
+        monkeypatch.setenv("HEROKU_API_URL", fake.url)
+        assert cli.main(["plan", "--input", str(production), "--heroku", "--json"]) == 0
+    out = capsys.readouterr()
+    landing = json.loads(out.out.strip().splitlines()[-1])["landing"]
+    assert {a["plan"]: a["action"] for a in landing["addons"]} == {
+        "heroku-postgresql:standard-0": "migrated", "heroku-redis:premium-0": "migrated",
+        "papertrail:choklad": "replaced", "scheduler:standard": "replaced"}
+    estimates = landing["estimates"]
+    assert estimates["Heroku today, a month"]["total_usd"] == 100 + 250 + 50 + 15
+    assert estimates["AWS landing, a month"]["total_usd"] > 0 and estimates["the migration, once"]["total_usd"] > 0
+    assert "papertrail:choklad: replaced -> CloudWatch Logs" in out.err and "(estimate)" in out.err
+    assert fake.token not in out.out + out.err
+
+
+def test_plan_without_a_heroku_key_says_so(monkeypatch, tmp_path, capsys):
+    production = Path(__file__).resolve().parents[2] / "events" / "production.json"
+    monkeypatch.delenv("HEROKU_API_KEY", raising=False)
+    monkeypatch.delenv("NETRC", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert cli.main(["plan", "--input", str(production), "--heroku", "--json"]) == 0
+    landing = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["landing"]
+    assert "no Heroku API key" in landing["error"]
