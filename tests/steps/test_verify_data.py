@@ -115,6 +115,29 @@ def test_given_a_changed_row_on_the_target_when_verified_then_data_mismatch_name
     _assert_clean(message, world)
 
 
+def test_given_the_copy_step_verified_the_tables_when_verified_then_postgres_is_not_compared_again(world, context,
+                                                                                                  monkeypatch):
+    """Issue 18: the streaming copy task (or the post-data task, or the drain check) verified every table inside the
+    freeze; this step only sets sequences and checks Redis -- the tables are not compared a second time (and no
+    database size makes this Lambda outrun its 900 s)."""
+    import heroku2aws.postgres.verify as pg_verify
+
+    def no_second_check(*_args, **_kwargs):
+        raise AssertionError("the Postgres tables were compared again")
+
+    monkeypatch.setattr(pg_verify, "verify", no_second_check)
+    world["tpg"].sql(world["db"], "SELECT setval('invoice_numbers', 1000, false)")
+    cfg = world["input"]
+    result = load_handler("verify_data")({"input": cfg, "execution_id": EXECUTION_ID,
+                                          "postgres_verified_by": "copy task"}, context)
+    assert result["postgres"]["match"] is True and result["postgres"]["verified_by"] == "copy task"
+    assert result["postgres"]["tables"] is None and result["postgres"]["rows"] is None
+    assert result["sequences"]["synced"] == 1 and result["redis"]["match"] is True
+    with pytest.raises(Exception, match="postgres_verified_by"):  # only the names the ASL passes
+        load_handler("verify_data")({"input": cfg, "execution_id": EXECUTION_ID,
+                                     "postgres_verified_by": "somebody"}, context)
+
+
 def test_given_a_table_missing_on_the_target_when_verified_then_data_mismatch_names_it(world, context):
     world["spg"].sql(world["db"], "CREATE TABLE audit_log (id int PRIMARY KEY); INSERT INTO audit_log VALUES (1)")
     with pytest.raises(DataMismatch, match="public.audit_log"):

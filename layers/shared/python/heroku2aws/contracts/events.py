@@ -68,6 +68,10 @@ class VerifyDataEvent(StageEvent):
     # "verify" (the default): the three checks, raising DataMismatch. "cdc-drained": has change capture
     # applied every write to the target yet? Postgres parity only, never raising.
     check: Literal["verify", "cdc-drained"] = "verify"
+    # Who verified the Postgres tables already, inside the freeze (the ASL passes it from the copy step): the
+    # streaming copy task, the post-data task after a DMS load, or the change-capture drain check. When set, the
+    # tables are not compared again here (issue 18: no check twice, none bound by this Lambda's 900 s).
+    postgres_verified_by: Literal["copy task", "post-data task", "change-capture drain check"] | None = None
 
 
 class RollbackEvent(_Event):

@@ -257,12 +257,13 @@ class SwitchSecretsResult(_Result):
 
 class PostgresParity(_Result):
     match: bool
-    tables: int
-    rows: int
+    tables: int | None  # None: verified by the copy step (its own log has the counts)
+    rows: int | None
     mismatched: list[str]
     mismatched_count: int
     mode: str
     seconds: float
+    verified_by: str = "verify-data"  # or the copy step that verified every table: "copy task", ...
 
 
 class SequenceSync(_Result):

@@ -14,7 +14,11 @@ Return::
 
 1. **Postgres parity** — :func:`heroku2aws.postgres.verify.verify` between ``source.postgres_secret_arn``
    and ``target.postgres_secret_arn``: row count and content checksum per table (sequences are left
-   to step 2, which moves them).
+   to step 2, which moves them). Skipped when the event's ``postgres_verified_by`` names the copy step that
+   verified every table already, inside the freeze and outside this function's 900 s: the streaming copy task
+   (``dump-restore``), the post-data task after a DMS full load, or the drain check that found change capture
+   complete (``dms-cdc``). Each exits or answers "match" only when every table matched, so running the check
+   again here would only lengthen the freeze (issue 18).
 2. **Sequence sync** — :func:`heroku2aws.postgres.sequences.sync_sequences`: every target sequence set
    to at least the source's value (never lowered). A sequence missing on the target is a mismatch.
 3. **Redis parity** (when the input has Redis) — :func:`heroku2aws.redis.verify.verify`: every key both ways,
@@ -115,25 +119,31 @@ def cdc_drained(cfg: ExecutionInput) -> CdcDrainedResult:
     """
     source_pg, target_pg = _postgres_urls(cfg)
     postgres = verify_postgres(source_pg, target_pg)
-    result = CdcDrainedResult(drained=postgres.match, tables=postgres.tables, rows=postgres.rows,
+    result = CdcDrainedResult(drained=postgres.match, tables=postgres.tables or 0, rows=postgres.rows or 0,
                               mismatched=postgres.mismatched[:MAX_NAMED], mismatched_count=postgres.mismatched_count)
     log.info("change capture drain check", extra=result.model_dump(include={"drained", "tables", "mismatched_count"}))
     return result
 
 
-def verify_copy(cfg: ExecutionInput) -> VerifyDataResult:
+def verify_copy(cfg: ExecutionInput, postgres_verified_by: str | None = None) -> VerifyDataResult:
     """Run the three checks; see the module docstring."""
     source_pg, target_pg = _postgres_urls(cfg)
-    postgres = verify_postgres(source_pg, target_pg)
+    if postgres_verified_by:
+        postgres = PostgresParity(match=True, tables=None, rows=None, mismatched=[], mismatched_count=0,
+                                  mode="binary", seconds=0.0, verified_by=postgres_verified_by)
+        log.info("Postgres tables verified by the copy step", extra={"verified_by": postgres_verified_by})
+    else:
+        postgres = verify_postgres(source_pg, target_pg)
     sequences = sync_sequences(source_pg, target_pg)
     redis = None
     if cfg.source.redis_secret_arn and cfg.target.redis_secret_arn:
         redis = verify_redis(connections.redis_url(cfg.source.redis_secret_arn),
                              connections.redis_url(cfg.target.redis_secret_arn))
     result = VerifyDataResult(postgres=postgres, sequences=sequences, redis=redis)
-    count("PostgresTablesVerified", postgres.tables)
-    count("PostgresRowsVerified", postgres.rows)
-    seconds("PostgresVerifySeconds", postgres.seconds)
+    if postgres.tables is not None and postgres.rows is not None:
+        count("PostgresTablesVerified", postgres.tables)
+        count("PostgresRowsVerified", postgres.rows)
+        seconds("PostgresVerifySeconds", postgres.seconds)
     count("SequencesSynced", sequences.synced)
     if redis is not None:
         count("RedisKeysVerified", redis.keys)
@@ -165,4 +175,6 @@ def verify_copy(cfg: ExecutionInput) -> VerifyDataResult:
 
 def verify_data(event: VerifyDataEvent) -> VerifyDataResult | CdcDrainedResult:
     """The check the event asks for: ``verify`` (the default) or ``cdc-drained``."""
-    return cdc_drained(event.input) if event.check == "cdc-drained" else verify_copy(event.input)
+    if event.check == "cdc-drained":
+        return cdc_drained(event.input)
+    return verify_copy(event.input, event.postgres_verified_by)
