@@ -29,6 +29,19 @@ Change data capture (``full-load-and-cdc``, ``cdc``)
     tables are published for INSERT and TRUNCATE only, so the source application's own UPDATEs
     and DELETEs on them keep working. ``stop()`` drops the slot and the publications.
 
+Parallel load (``FullLoadSettings.MaxFullLoadSubTasks``, ``table-settings`` rules)
+    As DMS does ("Full-load task settings"; "Table and collection settings rules and operations", AWS DMS user
+    guide): ``MaxFullLoadSubTasks`` (default 8, 1 to 49, anything else fails the task) is the number of tables or
+    table segments loaded at once. A ``table-settings`` rule with ``"parallel-load": {"type": "ranges", "columns":
+    [...], "boundaries": [[...], ...]}`` splits its table into segments loaded side by side, each with the WHERE
+    clause DMS builds -- segment *i* is ``NOT (key < boundary i-1) AND (key < boundary i)``, "key < boundary" being
+    ``(c1 < v1) OR (c1 = v1 AND c2 < v2) OR ...`` -- so rows whose range columns are NULL are not copied (DMS: "Records
+    with null values aren't replicated") and unordered boundaries copy rows twice, as they would on DMS. Refused, and
+    the task fails, as DMS refuses them: another parallel-load type on a PostgreSQL source (it supports ``ranges``
+    only), a wildcard in the rule's object-locator, no or more than 10 columns, a column the table does not have or
+    of a type DMS cannot range on (DOUBLE, FLOAT, BLOB, CLOB, NCLOB), a boundary whose length differs from the
+    columns', no boundaries.
+
 LOB columns (``TargetMetadata`` of the task settings)
     As DMS takes them (AWS DMS user guide, "Source data types for PostgreSQL"): ``bytea`` is a BLOB;
     ``text``, unbounded ``varchar``, ``json``, ``jsonb``, ``xml``, arrays and ``hstore`` are NCLOBs. With
@@ -67,8 +80,10 @@ import psycopg
 from psycopg import sql
 
 from heroku2aws.postgres.lobs import lob_kind  # one answer to "is this a LOB to DMS", shared with preflight
+from heroku2aws.postgres.parallel_load import MAX_SUBTASKS, rangeable  # DMS's rules, shared with preflight
 
-__all__ = ["ReplicationRun", "TableMappingError", "parse_table_mappings", "select_tables", "to_wire"]
+__all__ = ["ReplicationRun", "TableMappingError", "parse_parallel_load", "parse_table_mappings", "select_tables",
+           "to_wire"]
 
 FULL_LOAD = "full-load"
 FULL_LOAD_AND_CDC = "full-load-and-cdc"
@@ -88,7 +103,8 @@ STOP_NORMAL = "Stop Reason NORMAL"
 STOP_FATAL = "Stop Reason FATAL_ERROR"
 
 CONNECT_TIMEOUT_S = 10
-MAX_PARALLEL_TABLES = 4          # DMS's MaxFullLoadSubTasks defaults to 8; a laptop wants fewer.
+DEFAULT_SUBTASKS = 8             # FullLoadSettings.MaxFullLoadSubTasks when the task settings name none (DMS's)
+MAX_RANGE_COLUMNS = 10
 COPY_FLUSH_BYTES = 256 * 1024    # COPY OUT yields one row per chunk; write to the target in batches.
 CDC_POLL_S = 0.1
 CDC_BATCH_CHANGES = 20000
@@ -168,6 +184,77 @@ def select_tables(rules: list[_Rule], tables: list[tuple[str, str]]) -> list[tup
     return out
 
 
+@dataclass(frozen=True)
+class _ParallelLoad:
+    columns: tuple[str, ...]
+    boundaries: tuple[tuple[str, ...], ...]
+
+
+def parse_parallel_load(mappings: dict | str | None) -> dict[tuple[str, str], _ParallelLoad]:
+    """The ``parallel-load`` settings of the ``table-settings`` rules, by (schema, table); what a PostgreSQL source
+    refuses raises :class:`TableMappingError` (see the module docstring)."""
+    if not mappings:
+        return {}
+    doc = json.loads(mappings) if isinstance(mappings, str | bytes) else mappings
+    out: dict[tuple[str, str], _ParallelLoad] = {}
+    for rule in doc.get("rules", []) if isinstance(doc, dict) else []:
+        if not isinstance(rule, dict) or rule.get("rule-type") != "table-settings" or "parallel-load" not in rule:
+            continue
+        name = rule.get("rule-name")
+        loc = rule.get("object-locator") or {}
+        schema, table = loc.get("schema-name"), loc.get("table-name")
+        if not isinstance(schema, str) or not isinstance(table, str):
+            raise TableMappingError(f"Table-settings rule {name!r}: object-locator needs schema-name and table-name")
+        if "%" in schema or "%" in table:
+            raise TableMappingError(f"Table-settings rule {name!r}: parallel-load takes one table, not the wildcard "
+                                    f"{schema}.{table}")
+        pl = rule["parallel-load"]
+        kind = pl.get("type") if isinstance(pl, dict) else None
+        if kind == "none":
+            continue
+        if kind in ("partitions-auto", "partitions-list", "subpartitions-auto"):
+            raise TableMappingError(f"Table-settings rule {name!r}: parallel-load type {kind} is not supported for a "
+                                    "PostgreSQL source (ranges only)")
+        if kind != "ranges":
+            raise TableMappingError(f"Table-settings rule {name!r}: unknown parallel-load type {kind!r}")
+        columns, boundaries = pl.get("columns"), pl.get("boundaries")
+        if (not isinstance(columns, list) or not columns or len(columns) > MAX_RANGE_COLUMNS
+                or not all(isinstance(c, str) for c in columns)):
+            raise TableMappingError(f"Table-settings rule {name!r}: ranges need 1 to {MAX_RANGE_COLUMNS} column names")
+        if not isinstance(boundaries, list) or not boundaries:
+            raise TableMappingError(f"Table-settings rule {name!r}: ranges need boundaries")
+        for b in boundaries:
+            if (not isinstance(b, list) or len(b) != len(columns)
+                    or not all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in b)):
+                raise TableMappingError(f"Table-settings rule {name!r}: each boundary must hold one value per column "
+                                        f"({len(columns)})")
+        out[(schema, table)] = _ParallelLoad(tuple(columns), tuple(tuple(str(v) for v in b) for b in boundaries))
+    return out
+
+
+def _below(columns: list[_Column], values: tuple[str, ...]) -> sql.Composable:
+    """DMS's "key < boundary": ``(c1 < v1) OR (c1 = v1 AND c2 < v2) OR ...`` (values cast to the columns' types)."""
+    def lit(c: _Column, v: str) -> sql.Composable:
+        return sql.SQL("CAST({} AS {})").format(sql.Literal(v), sql.SQL(c.type))
+
+    terms = []
+    for j, (c, v) in enumerate(zip(columns, values, strict=True)):
+        eq = [sql.SQL("{} = {}").format(sql.Identifier(p.name), lit(p, pv)) for p, pv in zip(columns[:j], values[:j],
+                                                                                             strict=True)]
+        terms.append(sql.SQL("({})").format(sql.SQL(" AND ").join(
+            [*eq, sql.SQL("{} < {}").format(sql.Identifier(c.name), lit(c, v))])))
+    return sql.SQL("({})").format(sql.SQL(" OR ").join(terms))
+
+
+def _segments(columns: list[_Column], boundaries: tuple[tuple[str, ...], ...]) -> list[sql.Composable]:
+    """The WHERE clause of each segment, as DMS builds them (one more segment than boundaries)."""
+    below = [_below(columns, b) for b in boundaries]
+    out = [below[0]]
+    out += [sql.SQL("NOT {} AND {}").format(below[i - 1], below[i]) for i in range(1, len(below))]
+    out.append(sql.SQL("NOT {}").format(below[-1]))
+    return out
+
+
 # ============================================================================================
 # Small helpers
 # ============================================================================================
@@ -244,6 +331,8 @@ class _Table:
     columns: list[_Column] = field(default_factory=list)
     primary_key: list[str] = field(default_factory=list)
     leaves: list[int] = field(default_factory=list)       # the heap relations whose rows this table carries
+    segments: list[sql.Composable] = field(default_factory=list)  # parallel-load ranges: one WHERE per segment
+    units_left: int = 0                                   # segments (or 1) not yet loaded
     all_leaves: bool = True                               # partitioned: carries every leaf of its tree
     expected_rows: int = 0
     state: str = BEFORE_LOAD
@@ -265,9 +354,14 @@ class _Table:
     def label(self) -> str:
         return f"{self.schema}.{self.name}"
 
-    def select_sql(self, leaf_names: dict[int, tuple[str, str]], lob_limit: int | None = None) -> sql.Composable:
-        """``lob_limit``: DMS's limited LOB mode, in bytes (0: LOBs not supported, NULL); None: full LOB mode."""
+    def select_sql(self, leaf_names: dict[int, tuple[str, str]], lob_limit: int | None = None,
+                   where: sql.Composable | None = None) -> sql.Composable:
+        """``lob_limit``: DMS's limited LOB mode, in bytes (0: LOBs not supported, NULL); None: full LOB mode;
+        ``where``: one parallel-load segment."""
         cols = sql.SQL(", ").join(_lob_column(c, lob_limit) for c in self.columns)
+        if where is not None:
+            inner = self.select_sql(leaf_names)
+            return sql.SQL("SELECT {} FROM ({}) s WHERE {}").format(cols, inner, where)
         if self.relkind == "r":
             return sql.SQL("SELECT {} FROM ONLY {}").format(cols, _qname(self.schema, self.name))
         if self.all_leaves:
@@ -484,7 +578,7 @@ class ReplicationRun:
 
     def __init__(self, source_url: str, target_url: str, table_mappings: dict | str | None,
                  migration_type: str, target_prep_mode: str = "DO_NOTHING", task_id: str = "task",
-                 target_metadata: dict | None = None) -> None:
+                 target_metadata: dict | None = None, full_load_settings: dict | None = None) -> None:
         if migration_type not in MIGRATION_TYPES:
             raise ValueError(f"migration_type must be one of {MIGRATION_TYPES}, not {migration_type!r}")
         self.source_url, self.target_url = source_url, target_url
@@ -495,7 +589,14 @@ class ReplicationRun:
         self.target_prep_mode = target_prep_mode if target_prep_mode in PREP_MODES else "DO_NOTHING"
         if target_prep_mode not in PREP_MODES:
             self.warnings.append(f"unknown TargetTablePrepMode {target_prep_mode!r}: DO_NOTHING used")
-        self.max_parallel = MAX_PARALLEL_TABLES
+        subtasks = (full_load_settings or {}).get("MaxFullLoadSubTasks", DEFAULT_SUBTASKS)
+        self._settings_error: str | None = None
+        if not isinstance(subtasks, int) or isinstance(subtasks, bool) or not 1 <= subtasks <= MAX_SUBTASKS:
+            self._settings_error = (f"Task settings: FullLoadSettings.MaxFullLoadSubTasks must be an integer from 1 to "
+                                    f"{MAX_SUBTASKS}, not {subtasks!r}")
+            subtasks = DEFAULT_SUBTASKS
+        self.max_parallel = subtasks
+        self._parallel: dict[tuple[str, str], _ParallelLoad] = {}
         self.lob_limit = lob_limit(target_metadata)
         suffix = secrets.token_hex(4)
         base = re.sub(r"[^a-z0-9_]", "_", task_id.lower())[:40]
@@ -731,7 +832,10 @@ class ReplicationRun:
             raise _Stopped()
 
     def _run(self) -> None:
+        if self._settings_error:
+            raise _TaskFailed(self._settings_error)
         rules = parse_table_mappings(self.table_mappings)
+        self._parallel = parse_parallel_load(self.table_mappings)
         cdc = self.migration_type in (FULL_LOAD_AND_CDC, CDC)
         full = self.migration_type in (FULL_LOAD, FULL_LOAD_AND_CDC)
         plan = self._connect(self.source_url, "reading the catalog", autocommit=True)
@@ -825,6 +929,17 @@ class ReplicationRun:
                                    for oid in _descendant_leaves(t.oid, parents, rels))
             t.columns = [_Column(*r) for r in conn.execute(_COLUMNS_SQL, (t.oid,)).fetchall()]
             t.primary_key = [r[0] for r in conn.execute(_PK_SQL, (t.oid,)).fetchall()]
+            pl = self._parallel.get((t.schema, t.name))
+            if pl is not None:
+                by_name = {c.name: c for c in t.columns}
+                missing = [c for c in pl.columns if c not in by_name]
+                if missing:
+                    raise TableMappingError(f"parallel-load ranges of {t.label}: no column {', '.join(missing)}")
+                bad = [f"{c} ({by_name[c].type})" for c in pl.columns if not rangeable(by_name[c].type)]
+                if bad:
+                    raise TableMappingError(f"parallel-load ranges of {t.label}: DMS cannot range on "
+                                            f"{', '.join(bad)} (DOUBLE, FLOAT, BLOB, CLOB, NCLOB)")
+                t.segments = _segments([by_name[c] for c in pl.columns], pl.boundaries)
         self._leaf_names = {oid: (leaf.schema, leaf.name) for oid, leaf in leaves.items()}
         self._fk_edges = conn.execute(
             "SELECT conrelid, confrelid FROM pg_constraint WHERE contype = 'f'").fetchall()
@@ -922,9 +1037,17 @@ class ReplicationRun:
             self._close(src)
         parallel = self._prepare_target()
         order = self._load_order(parallel)
-        queue = list(order)
+        # The load units: a table, or each of its parallel-load segments (MaxFullLoadSubTasks counts these).
+        queue: list[tuple[_Table, int, sql.Composable | None]] = []
+        for t in order:
+            units: list[sql.Composable | None] = list(t.segments) or [None]
+            t.units_left = len(units)
+            queue += [(t, i, where) for i, where in enumerate(units)]
+        if parallel:
+            queue.sort(key=lambda u: -u[0].expected_rows / max(1, len(u[0].segments)))
         qlock = threading.Lock()
         workers = max(1, min(self.max_parallel if parallel else 1, len(queue)))
+        self.subtasks_used = workers
         errors: list[BaseException] = []
 
         def work() -> None:
@@ -935,14 +1058,16 @@ class ReplicationRun:
                     with qlock:
                         if not queue:
                             return
-                        t = queue.pop(0)
+                        t, index, where = queue.pop(0)
                     self._check_stop()
+                    if t.state == TABLE_ERROR:
+                        continue  # another segment of this table failed
                     try:
                         if src_conn is None:
                             src_conn = self._open_source(snapshot)
                         if tgt_conn is None:
                             tgt_conn = self._open_target()
-                        self._load_table(t, src_conn, tgt_conn)
+                        self._load_table(t, src_conn, tgt_conn, index, where)
                     except _Stopped:
                         raise
                     except Exception as exc:  # noqa: BLE001 - a table error, the others go on
@@ -1063,40 +1188,52 @@ class ReplicationRun:
                 done.add(o)
         return ordered
 
-    def _load_table(self, t: _Table, src: psycopg.Connection, tgt: psycopg.Connection) -> None:
+    def _load_table(self, t: _Table, src: psycopg.Connection, tgt: psycopg.Connection, index: int = 0,
+                    where: sql.Composable | None = None) -> None:
+        """One load unit: the whole table, or its parallel-load segment ``index`` (rows matching ``where``)."""
         if tgt.execute("SELECT to_regclass(%s)", (_quoted(t),)).fetchone()[0] is None:
             tgt.rollback()
             raise _TableError(f"Table {t.label} does not exist on the target (TargetTablePrepMode "
                               f"{self.target_prep_mode})")
         with self._lock:
-            t.state, t.full_load_start, t.loaded_rows = FULL_LOAD_STATE, _now(), 0
+            if t.state == BEFORE_LOAD:
+                t.state, t.full_load_start, t.loaded_rows = FULL_LOAD_STATE, _now(), 0
         cols = sql.SQL(", ").join(sql.Identifier(c.name) for c in t.columns)
         src.execute("SAVEPOINT dms_table")
         rows = 0
-        if self.lob_limit:
+        if self.lob_limit and index == 0:
             self._count_truncations(t, src)
         with (src.cursor().copy(sql.SQL("COPY ({}) TO STDOUT").format(t.select_sql(self._leaf_names,
-                                                                                    self.lob_limit))) as cin,
+                                                                                    self.lob_limit, where))) as cin,
               tgt.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(_qname(t.schema, t.name), cols)) as cout):
             buf = bytearray()
             for chunk in cin:
                 buf += chunk
                 if len(buf) >= COPY_FLUSH_BYTES:
                     self._check_stop()
-                    rows += buf.count(b"\n")
+                    n = buf.count(b"\n")
+                    rows += n
                     cout.write(bytes(buf))
                     buf.clear()
-                    t.loaded_rows = rows
+                    with self._lock:
+                        t.loaded_rows += n
             if buf:
-                rows += buf.count(b"\n")
+                n = buf.count(b"\n")
+                rows += n
                 cout.write(bytes(buf))
+                with self._lock:
+                    t.loaded_rows += n
         tgt.commit()
         src.execute("RELEASE SAVEPOINT dms_table")
         with self._lock:
-            t.loaded_rows = t.full_load_rows = rows
-            t.expected_rows = max(t.expected_rows, rows)
-            t.state, t.full_load_end, t.last_update = COMPLETED, _now(), _now()
-        log.info("DMS task %s: table %s loaded, %d rows", self.task_id, t.label, rows)
+            t.full_load_rows += rows
+            t.units_left -= 1
+            if t.units_left <= 0 and t.state == FULL_LOAD_STATE:
+                t.loaded_rows = t.full_load_rows
+                t.expected_rows = max(t.expected_rows, t.full_load_rows)
+                t.state, t.full_load_end, t.last_update = COMPLETED, _now(), _now()
+        what = f"segment {index + 1} of {len(t.segments)}" if t.segments else "table"
+        log.info("DMS task %s: %s %s loaded, %d rows", self.task_id, t.label, what, rows)
 
     def _count_truncations(self, t: _Table, src: psycopg.Connection) -> None:
         """DMS's log warning for each LOB it truncates (one line per column here)."""

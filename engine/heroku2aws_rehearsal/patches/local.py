@@ -729,7 +729,8 @@ def _patch_dms() -> None:
         if previous is not None:
             previous.stop()
         run = ReplicationRun(endpoint_url(source), endpoint_url(target), task.table_mappings, task.migration_type,
-                             target_prep_mode=prep, task_id=task.id, target_metadata=settings.get("TargetMetadata"))
+                             target_prep_mode=prep, task_id=task.id, target_metadata=settings.get("TargetMetadata"),
+                             full_load_settings=settings.get("FullLoadSettings"))
         RUNS[task.arn] = run
         run.start()
         return task

@@ -99,6 +99,9 @@ class PostgresPlan(_Report):
     target: TargetPostgresReport
     # The DMS task's TargetMetadata LOB settings, from the largest LOB value preflight measured (postgres/lobs.py).
     dms_lob_settings: dict[str, Any] = {}
+    # The DMS full load's parallelism (postgres/parallel_load.py summary(): MaxFullLoadSubTasks, the split tables and
+    # why); the ranges' boundaries are in table_mappings only.
+    dms_full_load: dict[str, Any] = {}
 
 
 class RedisPlan(_Report):

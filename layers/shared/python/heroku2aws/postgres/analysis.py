@@ -42,6 +42,7 @@ from heroku2aws.postgres.common import (
     resolve_url,
 )
 from heroku2aws.postgres.lobs import LobReport, measure
+from heroku2aws.postgres.parallel_load import ParallelLoadPlan, plan_parallel_load
 from heroku2aws.redaction import scrub
 
 log = get_logger("postgres.analysis")
@@ -165,6 +166,8 @@ class PostgresAnalysis(BaseModel):
     connections: ConnectionInfo
     warnings: list[str]
     lobs: LobReport | None = None  # the largest value per LOB column: DMS's LOB settings (postgres/lobs.py)
+    # DMS full-load parallelism (postgres/parallel_load.py): only when asked for (the DMS strategies)
+    parallel_load: ParallelLoadPlan | None = None
 
     @property
     def can_replicate(self) -> bool:
@@ -247,8 +250,10 @@ _STRATEGY: dict[str, PartitionStrategy] = {"RANGE": "range", "LIST": "list", "HA
 _REPLICA_IDENTITY: dict[str, ReplicaIdentity] = {"d": "default", "n": "nothing", "f": "full", "i": "index"}
 
 
-def analyze_connection(conn: psycopg.Connection) -> PostgresAnalysis:
-    """The analysis over an open connection (see ``analyze``)."""
+def analyze_connection(conn: psycopg.Connection, *, dms_instance_class: str | None = None,
+                       parallel_load: bool = False) -> PostgresAnalysis:
+    """The analysis over an open connection (see ``analyze``); ``parallel_load``: also plan the DMS full load's
+    parallelism for a replication instance of ``dms_instance_class`` (samples the largest tables' keys)."""
     app = internal_schema_filter()
     version = str(one(conn, "SELECT pg_catalog.current_setting('server_version')")[0])
     version_num = conn.info.server_version
@@ -332,6 +337,7 @@ def analyze_connection(conn: psycopg.Connection) -> PostgresAnalysis:
     connections = ConnectionInfo(max_connections=max_conn, reserved=reserved, in_use=in_use, role_limit=connlimit)
 
     lobs = measure(conn, app)
+    parallel = plan_parallel_load(conn, tables, connections.available, dms_instance_class) if parallel_load else None
     unsupported = [e.name for e in extensions if not e.rds_supported]
     warnings: list[str] = []
     if without_key:
@@ -361,12 +367,13 @@ def analyze_connection(conn: psycopg.Connection) -> PostgresAnalysis:
         extensions=extensions, unsupported_extensions=unsupported, available_extensions=available,
         sequences=sequences, large_objects=large_objects, partitioned_tables=partitioned,
         inheritance_parents=inheritance_parents, extension_tables=extension_tables,
-        replication=replication, connections=connections, warnings=warnings, lobs=lobs,
+        replication=replication, connections=connections, warnings=warnings, lobs=lobs, parallel_load=parallel,
     )
     return analysis
 
 
-def analyze(url: str, *, connect_timeout: int = 15) -> PostgresAnalysis:
+def analyze(url: str, *, connect_timeout: int = 15, dms_instance_class: str | None = None,
+            parallel_load: bool = False) -> PostgresAnalysis:
     """Analyse the database at ``url`` (a libpq URL or a Secrets Manager ARN), read-only.
 
     Raises ``DatabaseError`` with a password-free message when the server cannot be reached or
@@ -377,7 +384,7 @@ def analyze(url: str, *, connect_timeout: int = 15) -> PostgresAnalysis:
                  connect_timeout=connect_timeout) as conn:
         conn.read_only = True
         try:
-            analysis = analyze_connection(conn)
+            analysis = analyze_connection(conn, dms_instance_class=dms_instance_class, parallel_load=parallel_load)
         except psycopg.Error as exc:
             raise DatabaseError(f"analysis failed: {scrub(str(exc).strip(), url)}") from None
         finally:

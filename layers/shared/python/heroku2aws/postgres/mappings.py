@@ -24,6 +24,11 @@ Partitioned tables: the leaves, not the parents
   --schema-only``), has the same partitions -- each row exactly once, and pg-verify, which
   compares leaves, checks them one by one. (Selecting parents instead would need
   ``MapPartitionedTablesAsParent``-style settings and a target that routes rows itself.)
+
+Parallel load
+  When the analysis planned the full load's parallelism (``analysis.parallel_load``, postgres/parallel_load.py), the
+  largest tables get one ``table-settings`` rule each with ``"parallel-load": {"type": "ranges", ...}``, after the
+  selection rules. Their boundaries travel only here.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from collections.abc import Iterable
 
 from heroku2aws.postgres.analysis import PostgresAnalysis
 from heroku2aws.postgres.common import INTERNAL_SCHEMAS
+from heroku2aws.postgres.parallel_load import ranges_rules
 
 # DMS patterns for the internal schemas (pg_toast% also covers pg_toast_temp_N).
 INTERNAL_SCHEMA_PATTERNS: tuple[str, ...] = tuple(
@@ -70,6 +76,7 @@ def dms_table_mappings(analysis: PostgresAnalysis) -> dict:
         schema, table = name.split(".", 1)
         if schema in analysis.schemas:
             add("exclude", schema, table, f"exclude-extension-table-{name}")
+    rules += ranges_rules(analysis.parallel_load, len(rules) + 1)
     return {"rules": rules}
 
 

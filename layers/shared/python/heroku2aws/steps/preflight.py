@@ -215,8 +215,9 @@ def check_redis_pair(source: RedisReport, target: RedisReport, findings: Finding
 # ------------------------------------------------------------------------------ Postgres
 
 
-def analyse_postgres(url: str, label: str, findings: Findings):
-    """The analysis module's report of one database; ``None`` (and a refusal) when it cannot be read."""
+def analyse_postgres(url: str, label: str, findings: Findings, **options):
+    """The analysis module's report of one database (``options``: ``analyze``'s); ``None`` (and a refusal) when it
+    cannot be read."""
     from ..postgres.analysis import analyze
     from ..postgres.common import DatabaseError
 
@@ -224,7 +225,7 @@ def analyse_postgres(url: str, label: str, findings: Findings):
     if pw:
         findings.secrets.append(pw)
     try:
-        return analyze(url)
+        return analyze(url, **options)
     except (DatabaseError, psycopg.Error) as exc:
         findings.refuse(f"{label} unreachable: {findings.reason(exc)}")
         return None
@@ -592,7 +593,9 @@ def run_preflight(cfg: ExecutionInput, *, heroku=None, route53=None, iam=None) -
     if heroku is not None or api_key is not None:
         heroku_report = inspect_heroku(cfg, heroku or HerokuClient(api_key, cfg.heroku.api_url), f)
 
-    source = analyse_postgres(src_pg, "source Postgres", f) if src_pg else None
+    dms = cfg.database.strategy != "dump-restore"
+    source = analyse_postgres(src_pg, "source Postgres", f, parallel_load=dms,
+                              dms_instance_class=cfg.database.dms_instance_class) if src_pg else None
     target = inspect_target_postgres(tgt_pg, f) if tgt_pg else None
     if source is not None:
         check_postgres(cfg, source, target, f)
@@ -626,7 +629,7 @@ def run_preflight(cfg: ExecutionInput, *, heroku=None, route53=None, iam=None) -
     from ..postgres.lobs import dms_lob_settings
     from ..postgres.mappings import dms_table_mappings
 
-    source_doc = source.compact().model_dump(mode="json", exclude={"available_extensions"})
+    source_doc = source.compact().model_dump(mode="json", exclude={"available_extensions", "parallel_load"})
     estimates = estimate(cfg.database.strategy, source.size_bytes, src_r.used_memory if src_r else 0,
                          src_r.keys if src_r else 0, cfg.database.dump_restore_jobs)
     if (warning := verify_budget_warning(source.size_bytes, estimates)) is not None:
@@ -637,7 +640,8 @@ def run_preflight(cfg: ExecutionInput, *, heroku=None, route53=None, iam=None) -
         heroku=heroku_report,
         postgres=PostgresPlan(source_dbname=source.database, target_dbname=target.database,
                               schemas=list(source.schemas), table_mappings=dms_table_mappings(source),
-                              source=source_doc, target=target, dms_lob_settings=dms_lob_settings(source.lobs)),
+                              source=source_doc, target=target, dms_lob_settings=dms_lob_settings(source.lobs),
+                              dms_full_load=source.parallel_load.summary() if source.parallel_load else {}),
         redis=redis_report,
         target=TargetState(postgres_empty=target.empty, redis_empty=(tgt_r.keys == 0) if tgt_r else True),
         dns=dns,
