@@ -14,7 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .sizes import FARGATE_MEMORY, is_valid_fargate
+from .schedules import ScheduleExpressionError, check_expression
+from .sizes import FARGATE_MEMORY, is_valid_fargate, lookup
 
 #: A Secrets Manager secret's ARN: the one pattern (the schema publishes it; clients.secret_values matches it).
 SECRET_ARN_PATTERN = r"^arn:aws[\w-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@!-]+$"
@@ -175,6 +176,60 @@ class Rollback(_Model):
     keep_services: bool = Field(default=False, description="Keep the ECS services (scaled to 0) on rollback.")
 
 
+class SchedulerJob(_Model):
+    """One Heroku Scheduler job (Heroku Scheduler has no public API: the user copies its jobs here). The workflow
+    creates it as the EventBridge Scheduler schedule ``h2a-<app>-<name>`` running the app's image with the command,
+    disabled until the switch."""
+
+    # The schedule's name "h2a-<app>-<name>" must fit CreateSchedule's Name (1-64 of [0-9a-zA-Z-_.]: botocore
+    # scheduler CreateSchedule): 4 + 30 (the longest app name) + 1 + 29.
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,28}$", description="The job's name (names its schedule).")
+    command: str = Field(min_length=1, max_length=4096, description="The command, as Heroku Scheduler runs it.")
+    schedule: str = Field(min_length=1, max_length=256,
+                          description="rate(value unit) or cron(minutes hours day-of-month month day-of-week year), "
+                                      "as EventBridge Scheduler takes them: every 10 minutes is rate(10 minutes), "
+                                      "hourly at :30 cron(30 * * * ? *), daily at 02:00 cron(0 2 * * ? *).")
+    timezone: str = Field(default="UTC", min_length=1, max_length=50, pattern=r"^[A-Za-z][A-Za-z0-9_+/-]*$",
+                          description="The time zone the expression is read in (Heroku Scheduler's is UTC).")
+    size: str = Field(default="standard-1x", pattern=r"^[A-Za-z0-9.-]{1,40}$",
+                      description="The job's dyno size (Fargate size by the same table as the processes).")
+
+    @field_validator("schedule")
+    @classmethod
+    def _expression(cls, v: str) -> str:
+        try:
+            return check_expression(v)
+        except ScheduleExpressionError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("command")
+    @classmethod
+    def _no_secret(cls, v: str) -> str:
+        if LOOKS_SECRET.search(v):
+            raise ValueError("looks like it holds a secret value: read it from a config var in the command instead")
+        return v
+
+    @field_validator("size")
+    @classmethod
+    def _known_size(cls, v: str) -> str:
+        if lookup(v) is None:
+            raise ValueError("not a Heroku dyno size heroku2aws knows (README, 'Dyno sizes')")
+        return v
+
+
+class Scheduler(_Model):
+    jobs: list[SchedulerJob] = Field(default_factory=list, max_length=50,
+                                     description="Heroku Scheduler's jobs, created as EventBridge Scheduler schedules.")
+
+    @field_validator("jobs")
+    @classmethod
+    def _unique(cls, v: list[SchedulerJob]) -> list[SchedulerJob]:
+        names = [j.name for j in v]
+        if len(names) != len(set(names)):
+            raise ValueError("job names must be unique (each names its schedule)")
+        return v
+
+
 class ExecutionInput(_Model):
     """What an execution of the migration state machine takes."""
 
@@ -192,6 +247,7 @@ class ExecutionInput(_Model):
     timings: Timings = Timings()
     approval: Approval = Approval()
     rollback: Rollback = Rollback()
+    scheduler: Scheduler = Scheduler()
 
     @model_validator(mode="after")
     def _coherent(self) -> ExecutionInput:
