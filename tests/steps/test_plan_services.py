@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
-from helpers import EXECUTION_ID, load_handler, with_changes
+from helpers import EXECUTION_ID, ROOT, load_handler, with_changes
 
 from heroku2aws.contracts.errors import InvalidInput
 from heroku2aws.steps.plan_services import (
@@ -75,13 +77,62 @@ def test_given_a_worker_when_planned_then_it_has_no_port_and_no_load_balancer(pr
     assert "HealthCheckGracePeriodSeconds" not in worker["service"]
 
 
+def _registered(out: dict) -> list[dict]:
+    """The task definitions the real ASL registers from this plan: its "Register the release task definition" and
+    "Register the task definition" Arguments, evaluated as the emulation evaluates them."""
+    from heroku2aws_rehearsal.services.stepfunctions.jsonata import Evaluator
+
+    asl = json.loads((ROOT / "statemachine" / "migration.asl.json").read_text())
+    branch = asl["States"]["Prepare the AWS side"]["Branches"][0]["States"]
+    release_args = branch["Register the release task definition"]["Arguments"]
+    item_args = branch["Create the ECS services"]["ItemProcessor"]["States"]["Register the task definition"]["Arguments"]
+    evaluator = Evaluator()
+
+    def evaluate(template: str, item: dict | None) -> dict:
+        body = template.removeprefix("{%").removesuffix("%}").strip()
+        bindings = {"$services": out, "$states": {"input": item or {}}}
+        return evaluator.evaluate(Evaluator.encode_declarations(bindings) + body)
+
+    return [evaluate(release_args, None), *(evaluate(item_args, s) for s in out["services"])]
+
+
 def test_given_the_config_secret_when_planned_then_every_key_is_a_secret_reference_never_plain_env(
         production_input, context):
     out = invoke(production_input, context)
-    for td in [out["release"], *(s["task_definition"] for s in out["services"])]:
+    assert out["secrets"] == {"arn": SECRET_ARN, "names": CONFIG["imported"]}
+    for td in _registered(out):
         container = td["ContainerDefinitions"][0]
         assert container["Secrets"] == [{"Name": k, "ValueFrom": f"{SECRET_ARN}:{k}::"} for k in CONFIG["imported"]]
         assert {e["Name"] for e in container["Environment"]} <= {"PORT"}
+        assert container["Command"] and td["Family"].startswith("acme-storefront-")
+
+
+def test_given_many_process_types_and_config_vars_when_planned_then_the_payloads_fit_a_state(
+        production_input, context):
+    """20 process types and 400 config vars: written out per task definition the result was ~1.6 MB, over the 256 KiB
+    Step Functions allows a task's result (States.DataLimitExceeded, which no Catch sees). The secrets now come back
+    once; each task definition the ASL registers is still complete and under the quota."""
+    from heroku2aws.steps.plan_services import MAX_PROCESS_TYPES, MAX_STATE_PAYLOAD_BYTES
+
+    procfile = "\n".join(["web: bin/web", "release: bin/release",
+                          *(f"worker{i}: bin/worker {i}" for i in range(MAX_PROCESS_TYPES - 2))])
+    keys = sorted(f"CONFIG_VAR_{i:04d}_{'X' * 40}" for i in range(400))
+    out = invoke(with_changes(production_input, ecs__procfile=procfile), context,
+                 config={**CONFIG, "imported": keys})
+    size = len(json.dumps(out, separators=(",", ":")).encode())
+    assert size < MAX_STATE_PAYLOAD_BYTES, size
+    registered = _registered(out)
+    assert len(registered) == MAX_PROCESS_TYPES
+    for td in registered:
+        assert [s["Name"] for s in td["ContainerDefinitions"][0]["Secrets"]] == keys
+        assert len(json.dumps(td, separators=(",", ":")).encode()) < MAX_STATE_PAYLOAD_BYTES
+
+
+def test_given_config_vars_whose_task_definition_cannot_fit_a_state_when_planned_then_refused_with_the_reason(
+        production_input, context):
+    keys = sorted(f"V{i:04d}" for i in range(2500))  # 2,500 vars: 12.5 KB of names, each a ~110-byte Secrets entry
+    with pytest.raises(InvalidInput, match=r"task definition acme-storefront-\w+ would be \d+ bytes .*\(2500 vars"):
+        invoke(production_input, context, config={**CONFIG, "imported": keys})
 
 
 def test_given_the_plan_when_planned_then_requests_have_the_shape_ecs_takes(production_input, context):

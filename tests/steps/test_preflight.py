@@ -4,6 +4,7 @@ Manager, Route 53)."""
 from __future__ import annotations
 
 import json
+import re
 
 import boto3
 import pytest
@@ -264,6 +265,18 @@ def test_given_an_unknown_dyno_size_when_preflight_runs_then_refused(cfg, contex
     heroku.add_app(APP, config_vars=CONFIG_VARS, formation=[{**FORMATION[0], "size": "turbo-9x"}],
                    addon_attachments={"DATABASE": "DATABASE_URL", "REDIS": "REDIS_URL"})
     assert "unknown dyno size 'turbo-9x'" in refusal(cfg, context)
+
+
+def test_given_config_vars_one_task_definition_cannot_carry_when_preflight_runs_then_refused_with_the_reason(
+        cfg, context, heroku):
+    """2,500 config vars (15 KB of names and values: Heroku allows 32 KB) make each task definition ~330 KB with one
+    ECS secret per var, over the 256 KiB Step Functions allows the state that registers it. Refused here, not by
+    States.DataLimitExceeded in stage 3 (a terminal error: nothing would be rolled back)."""
+    many = {**CONFIG_VARS, **{f"V{i:04d}": "x" for i in range(2500)}}
+    heroku.add_app(APP, config_vars=many, formation=FORMATION,
+                   addon_attachments={"DATABASE": "DATABASE_URL", "REDIS": "REDIS_URL"})
+    reason = refusal(cfg, context)
+    assert re.search(r"task definition acme-storefront-\w+ would be \d+ bytes .*262144-byte payload quota", reason), reason
 
 
 def test_given_an_app_other_than_the_stacks_when_preflight_runs_then_refused(cfg, context, monkeypatch):

@@ -18,7 +18,7 @@ from .input import ExecutionInput
 
 __all__ = ["RESULTS", "CdcDrainedResult", "CheckServicesResult", "FormationItem", "FreezeResult",
            "HealthGateResult", "ImportConfigResult", "PlanServicesResult", "PreflightPlan", "ReadOnlyResult", "RestoreResult",
-           "RollbackResult", "StatusResult", "SwitchSecretsResult", "VerifyDataResult", "result_model"]
+           "RollbackResult", "ServiceSecrets", "StatusResult", "SwitchSecretsResult", "VerifyDataResult", "result_model"]
 
 
 class _Result(BaseModel):
@@ -155,10 +155,16 @@ class PlannedService(_Result):
     service: dict[str, Any]  # CreateService arguments without TaskDefinition
 
 
+class ServiceSecrets(_Result):
+    arn: str  # the config secret
+    names: list[str]  # its keys: one container Secrets entry each, built by the ASL (plan_services.SECRETS_EXPRESSION)
+
+
 class PlanServicesResult(_Result):
-    release: dict[str, Any] | None  # RegisterTaskDefinition arguments
+    release: dict[str, Any] | None  # RegisterTaskDefinition arguments (Secrets left empty)
     release_run: dict[str, Any] | None  # RunTask arguments without TaskDefinition
     services: list[PlannedService]
+    secrets: ServiceSecrets
     warnings: list[str]
 
 

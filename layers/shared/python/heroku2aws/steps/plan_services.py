@@ -12,9 +12,18 @@ Return (every request in the PascalCase Step Functions' ``aws-sdk:ecs:*`` integr
     {"release": <RegisterTaskDefinition arguments> | null,
      "release_run": <RunTask arguments without TaskDefinition> | null,
      "services": [{"type": "web",
-                   "task_definition": <RegisterTaskDefinition arguments>,
+                   "task_definition": <RegisterTaskDefinition arguments, Secrets left empty>,
                    "service": <CreateService arguments without TaskDefinition>}, ...],
+     "secrets": {"arn": "<config secret ARN>", "names": [KEY, ...]},
      "warnings": ["..."]}
+
+The container ``Secrets`` (one entry per config var, the same in every task definition) are listed once, as
+``secrets``: the ASL builds each task definition's ``Secrets`` from it when it registers one
+(:data:`SECRETS_EXPRESSION`). Written out in each of up to 20 task definitions they made the result grow with
+process types x config vars: 20 types and 100 vars were 426 KB, over Step Functions' 256 KiB for a task's result
+(``States.DataLimitExceeded``, a terminal error no Catch sees, so nothing was rolled back). What still grows with
+the config vars is one task definition, the input of "Register the task definition": :func:`check_payloads`
+refuses (``InvalidInput``, and preflight first) a plan whose largest task definition would not fit a state.
 
 RegisterTaskDefinition arguments::
 
@@ -23,7 +32,7 @@ RegisterTaskDefinition arguments::
      "ContainerDefinitions": [{"Name": "<type>", "Image": "...", "Command": [...], "Essential": true,
                                "StopTimeout": 30,
                                "Environment": [{"Name": "PORT", "Value": "5000"}] (web only, else []),
-                               "Secrets": [{"Name": KEY, "ValueFrom": "<secret_arn>:KEY::"}, ...],
+                               "Secrets": [] (the ASL fills in [{"Name": KEY, "ValueFrom": "<arn>:KEY::"}, ...]),
                                "PortMappings": [{"ContainerPort": 5000, "Protocol": "tcp"}] (web only),
                                "LogConfiguration": {"LogDriver": "awslogs", "Options": {...}}}],
      "Tags": [{"Key": ..., "Value": ...}, ...]}
@@ -81,6 +90,7 @@ needs ``logs:CreateLogGroup`` on the execution role. ``AWS_REGION`` for the awsl
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -91,19 +101,24 @@ from pydantic import BaseModel, ConfigDict
 from ..contracts import names, sizes
 from ..contracts.errors import InvalidInput
 from ..contracts.input import ExecutionInput
-from ..contracts.results import PlannedService, PlanServicesResult
+from ..contracts.results import PlannedService, PlanServicesResult, ServiceSecrets
 from ..obs import get_logger
 
 log = get_logger("plan_services")
 
 __all__ = [
     "DYNO_SIZES",
+    "MAX_STATE_PAYLOAD_BYTES",
+    "SECRETS_EXPRESSION",
     "MAX_PROCESS_TYPES",
     "PROCESS_WRAPPER",
     "STOP_TIMEOUT_SECONDS",
     "ProcessType",
     "container_command",
     "dyno_to_fargate",
+    "build_plan",
+    "check_payloads",
+    "expanded_task_definition",
     "fargate_size",
     "login_script",
     "parse_procfile",
@@ -326,8 +341,7 @@ def _log_configuration(app: str, process: str) -> dict[str, Any]:
     return {"LogDriver": "awslogs", "Options": options}
 
 
-def _task_definition(cfg: ExecutionInput, proc: ProcessType, secrets: list[dict[str, str]],
-                     tags: list[dict[str, str]]) -> dict[str, Any]:
+def _task_definition(cfg: ExecutionInput, proc: ProcessType, tags: list[dict[str, str]]) -> dict[str, Any]:
     app = cfg.heroku.app
     cpu, memory, _ = dyno_to_fargate(proc.size, cfg.ecs.dyno_sizes)
     container: dict[str, Any] = {
@@ -337,7 +351,7 @@ def _task_definition(cfg: ExecutionInput, proc: ProcessType, secrets: list[dict[
         "Essential": True,
         "StopTimeout": STOP_TIMEOUT_SECONDS,
         "Environment": [{"Name": "PORT", "Value": str(cfg.ecs.port)}] if proc.type == WEB else [],
-        "Secrets": secrets,
+        "Secrets": [],  # filled in by the ASL from the result's "secrets" (SECRETS_EXPRESSION)
         "LogConfiguration": _log_configuration(app, proc.type),
     }
     if proc.type == WEB:
@@ -388,6 +402,78 @@ def _service(cfg: ExecutionInput, proc: ProcessType, tags: list[dict[str, str]])
     return svc
 
 
+#: Step Functions' quota on a state's input or output and a task's result: "256 KiB of data as a UTF-8 encoded
+#: string" (developer guide, "Step Functions service quotas",
+#: https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html). Over it the state fails with
+#: ``States.DataLimitExceeded``, which no Catch handles (concepts-error-handling.html).
+MAX_STATE_PAYLOAD_BYTES = 256 * 1024
+
+#: How the ASL's "Register the task definition" / "Register the release task definition" build their Arguments:
+#: the planned task definition (``$td``) with its container's ``Secrets`` made from ``$services.secrets``.
+#: :func:`expanded_task_definition` is the same in Python (tests hold them equal).
+SECRETS_EXPRESSION = ("$merge([$td, {'ContainerDefinitions': [$merge([$td.ContainerDefinitions[0], {'Secrets': "
+                      "[$map($services.secrets.names, function($n) {{'Name': $n, 'ValueFrom': $services.secrets.arn "
+                      "& ':' & $n & '::'}})]}])]}])")
+
+
+def expanded_task_definition(td: dict[str, Any], secret_arn: str, keys: list[str]) -> dict[str, Any]:
+    """A planned task definition with its container's ``Secrets``, as the ASL registers it."""
+    container = {**td["ContainerDefinitions"][0], "Secrets": _secrets(secret_arn, keys)}
+    return {**td, "ContainerDefinitions": [container]}
+
+
+def _payload_bytes(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+
+
+def check_payloads(result: PlanServicesResult) -> None:
+    """``InvalidInput`` when the plan, or a task definition the ASL registers from it, would not fit a state."""
+    size = _payload_bytes(result.model_dump(mode="json"))
+    if size > MAX_STATE_PAYLOAD_BYTES:
+        raise InvalidInput(f"the ECS plan is {size} bytes, over Step Functions' {MAX_STATE_PAYLOAD_BYTES}-byte payload "
+                           f"quota: fewer process types (now {len(result.services) + bool(result.release)})")
+    keys = result.secrets.names
+    planned = [result.release] if result.release else []
+    planned += [s.task_definition for s in result.services]
+    for td in planned:
+        size = _payload_bytes(expanded_task_definition(td, result.secrets.arn, keys))
+        if size > MAX_STATE_PAYLOAD_BYTES:
+            raise InvalidInput(
+                f"task definition {td['Family']} would be {size} bytes with one ECS secret per config var "
+                f"({len(keys)} vars, {sum(map(len, keys))} bytes of names), over Step Functions' "
+                f"{MAX_STATE_PAYLOAD_BYTES}-byte payload quota for the state that registers it: remove unused config "
+                "vars, or combine several into one")
+
+
+def build_plan(cfg: ExecutionInput, formation: list[dict[str, Any]], secret_arn: str, keys: list[str],
+               execution_id: str) -> PlanServicesResult:
+    """The ECS requests for every process type, checked against the payload quota (no logging: preflight uses it)."""
+    types, warnings = process_types(cfg.ecs.procfile, formation, cfg.ecs.dyno_sizes)
+    if not any(p.type == WEB for p in types):
+        warnings.append("no web process type: nothing is registered in the target group, so the health check "
+                        "and the traffic shift cannot pass")
+    tags = names.tags(cfg.heroku.app, execution_id)
+    _secrets(secret_arn, keys)  # a name ECS cannot take -> InvalidInput
+    for proc in types:
+        note = dyno_to_fargate(proc.size, cfg.ecs.dyno_sizes)[2]
+        if note:
+            warnings.append(f"{proc.type} ({proc.size}): {note}")
+    release = next((p for p in types if p.type == RELEASE), None)
+    services = [PlannedService(type=p.type, task_definition=_task_definition(cfg, p, tags),
+                               service=_service(cfg, p, tags))
+                for p in types if p.type != RELEASE]
+    release_td = _task_definition(cfg, release, tags) if release else None
+    release_run = None
+    if release:
+        release_run = {"Cluster": cfg.ecs.cluster_arn, "LaunchType": "FARGATE", "Count": 1,
+                       "NetworkConfiguration": _network(cfg), "StartedBy": "heroku2aws-release",
+                       "Tags": tags, "EnableECSManagedTags": True, "PropagateTags": "TASK_DEFINITION"}
+    result = PlanServicesResult(release=release_td, release_run=release_run, services=services,
+                                secrets=ServiceSecrets(arn=secret_arn, names=sorted(keys)), warnings=warnings)
+    check_payloads(result)
+    return result
+
+
 def plan_services(cfg: ExecutionInput, plan: dict[str, Any], config: dict[str, Any], execution_id: str
                   ) -> PlanServicesResult:
     """The ECS requests for every process type (see the module docstring for the shape)."""
@@ -398,26 +484,8 @@ def plan_services(cfg: ExecutionInput, plan: dict[str, Any], config: dict[str, A
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
         raise InvalidInput("config.imported: the import_config result's list of names is missing")
     formation = ((plan or {}).get("heroku") or {}).get("formation") or []
-    types, warnings = process_types(cfg.ecs.procfile, formation, cfg.ecs.dyno_sizes)
-    if not any(p.type == WEB for p in types):
-        warnings.append("no web process type: nothing is registered in the target group, so the health check "
-                        "and the traffic shift cannot pass")
-    tags = names.tags(cfg.heroku.app, execution_id)
-    secrets = _secrets(secret_arn, keys)
-    for proc in types:
-        note = dyno_to_fargate(proc.size, cfg.ecs.dyno_sizes)[2]
-        if note:
-            warnings.append(f"{proc.type} ({proc.size}): {note}")
-    release = next((p for p in types if p.type == RELEASE), None)
-    services = [PlannedService(type=p.type, task_definition=_task_definition(cfg, p, secrets, tags),
-                               service=_service(cfg, p, tags))
-                for p in types if p.type != RELEASE]
-    release_td = _task_definition(cfg, release, secrets, tags) if release else None
-    release_run = None
-    if release:
-        release_run = {"Cluster": cfg.ecs.cluster_arn, "LaunchType": "FARGATE", "Count": 1,
-                       "NetworkConfiguration": _network(cfg), "StartedBy": "heroku2aws-release",
-                       "Tags": tags, "EnableECSManagedTags": True, "PropagateTags": "TASK_DEFINITION"}
-    log.info("ECS services planned", extra={"services": [s.service["ServiceName"] for s in services],
-                                            "release": bool(release_td), "warnings": warnings})
-    return PlanServicesResult(release=release_td, release_run=release_run, services=services, warnings=warnings)
+    result = build_plan(cfg, formation, secret_arn, keys, execution_id)
+    log.info("ECS services planned", extra={"services": [s.service["ServiceName"] for s in result.services],
+                                            "release": bool(result.release), "config_vars": len(keys),
+                                            "warnings": result.warnings})
+    return result

@@ -97,7 +97,7 @@ from ..contracts.sizes import dyno_size_of
 from ..obs import get_logger
 from ..redaction import scrub, url_password
 from .import_config import bad_names, split_config
-from .plan_services import dyno_to_fargate, process_types
+from .plan_services import build_plan, dyno_to_fargate, process_types
 
 log = get_logger("preflight")
 
@@ -443,13 +443,24 @@ def verify_budget_warning(database_bytes: int, estimates: Estimates) -> str | No
 # ------------------------------------------------------------------------------ processes
 
 
+def _representative_secret_arn(cfg: ExecutionInput) -> str:
+    """An ARN as long as the config secret's will be (its region and account from the cluster's ARN)."""
+    region, account = cfg.ecs.cluster_arn.split(":")[3:5]
+    return f"arn:aws:secretsmanager:{region}:{account}:secret:{names.config_secret_name(cfg.heroku.app)}-AbCdEf"
+
+
 def inspect_processes(cfg: ExecutionInput, formation: list[dict[str, Any]] | None,
-                      findings: Findings) -> list[ProcessPlan]:
-    """What plan_services will create, checked now so a bad Procfile or size fails before anything exists."""
+                      findings: Findings, config_names: list[str] | None = None) -> list[ProcessPlan]:
+    """What plan_services will create, checked now so a bad Procfile or size fails before anything exists; with
+    the config var names, also that the plan and each task definition fit a Step Functions state (256 KiB)."""
     if formation is None and cfg.ecs.procfile is None:
         return []  # Heroku unreadable: already refused
     try:
         types, warnings = process_types(cfg.ecs.procfile, formation or [], cfg.ecs.dyno_sizes)
+        if config_names is not None:  # + the two store URLs import_config may add; the longest execution ARN
+            keys = sorted({*config_names, "DATABASE_URL", "REDIS_URL"})
+            build_plan(cfg, formation or [], _representative_secret_arn(cfg), keys,
+                       f"arn:aws:states:us-east-1:123456789012:execution:{'x' * 80}:{'x' * 80}")
     except InvalidInput as exc:
         findings.refuse(str(exc))
         return []
@@ -615,7 +626,8 @@ def run_preflight(cfg: ExecutionInput, *, heroku=None, route53=None, iam=None) -
                  "workflow may change records in that zone only")
     inspect_roles(cfg, f, iam)
     inspect_task_image(f)
-    processes = inspect_processes(cfg, [p.model_dump() for p in heroku_report.formation] if heroku_report else None, f)
+    processes = inspect_processes(cfg, [p.model_dump() for p in heroku_report.formation] if heroku_report else None, f,
+                                  [n for n in heroku_report.config_var_names if not bad_names([n])] if heroku_report else None)
 
     if f.problems:
         n = len(f.problems)
