@@ -166,6 +166,9 @@ class PlanServicesResult(_Result):
     services: list[PlannedService]
     secrets: ServiceSecrets
     warnings: list[str]
+    # Heroku Scheduler's jobs (plan_services.scheduled_jobs): {"task_definition": RegisterTaskDefinition arguments,
+    # "schedules": [CreateSchedule arguments without Target.RoleArn / EcsParameters.TaskDefinitionArn], "names"}.
+    scheduler: dict[str, Any] | None = None
 
 
 class ServiceReport(_Result):

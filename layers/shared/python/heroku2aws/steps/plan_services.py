@@ -485,7 +485,74 @@ def plan_services(cfg: ExecutionInput, plan: dict[str, Any], config: dict[str, A
         raise InvalidInput("config.imported: the import_config result's list of names is missing")
     formation = ((plan or {}).get("heroku") or {}).get("formation") or []
     result = build_plan(cfg, formation, secret_arn, keys, execution_id)
+    if cfg.scheduler.jobs:
+        result = result.model_copy(update={"scheduler": scheduled_jobs(cfg, result)})
     log.info("ECS services planned", extra={"services": [s.service["ServiceName"] for s in result.services],
                                             "release": bool(result.release), "config_vars": len(keys),
                                             "warnings": result.warnings})
     return result
+
+
+# ------------------------------------------------------------------------------ Heroku Scheduler's jobs
+
+#: What a scheduled job's task runs when a schedule gives no command (never: each schedule overrides it).
+NO_JOB_COMMAND = "echo 'heroku2aws: a scheduled job runs with the command its schedule gives' >&2; exit 64"
+SCHEDULER = "scheduler"
+
+
+def schedule_name(app: str, job: str) -> str:
+    """``h2a-<app>-<job>``: at most 64 characters of ``[0-9a-zA-Z-_.]`` (CreateSchedule's Name, botocore)."""
+    return f"h2a-{app}-{job}"
+
+
+def scheduled_jobs(cfg: ExecutionInput, result: PlanServicesResult) -> dict[str, Any]:
+    """Heroku Scheduler's jobs as EventBridge Scheduler schedules running one task each.
+
+    One task definition ``<app>-scheduler`` (the app's image, config vars and logs, as the processes'; its size the
+    smallest job's) and one schedule ``h2a-<app>-<job>`` per job, created DISABLED (enabled at the switch). The
+    schedule's target is ECS RunTask on the app's cluster and network (EcsParameters), and its ``Input`` is the
+    RunTask ``overrides``: the job's command as the container's command (under the same wrapper as the processes,
+    so it starts as Heroku starts a one-off dyno) and the job's size as task cpu/memory when it differs. EventBridge
+    Scheduler: https://docs.aws.amazon.com/AmazonECS/latest/developerguide/tasks-scheduled.html and the
+    CreateSchedule API (Target.EcsParameters, Target.Input). Heroku Scheduler does not retry a job: neither does the
+    schedule (RetryPolicy 0). The ASL adds Target.RoleArn (the template's scheduler role) and the task definition's
+    ARN once registered."""
+    base = result.release or (result.services[0].task_definition if result.services else None)
+    if base is None:
+        raise InvalidInput("scheduler.jobs: the app has no process type whose image and settings the jobs could use")
+    app = cfg.heroku.app
+    sizes_of = {job.name: dyno_to_fargate(job.size, cfg.ecs.dyno_sizes)[:2] for job in cfg.scheduler.jobs}
+    cpu, memory = min(sizes_of.values())
+    container = {k: v for k, v in base["ContainerDefinitions"][0].items() if k != "PortMappings"}
+    container.update({"Name": SCHEDULER, "Command": container_command(NO_JOB_COMMAND, SCHEDULER),
+                      "Environment": [e for e in container.get("Environment") or [] if e.get("Name") != "PORT"],
+                      "LogConfiguration": _log_configuration(app, SCHEDULER)})
+    td = {**base, "Family": names.ecs_name(app, SCHEDULER), "Cpu": str(cpu), "Memory": str(memory),
+          "ContainerDefinitions": [container]}
+    network = _network(cfg)["AwsvpcConfiguration"]
+    schedules = []
+    for job in cfg.scheduler.jobs:
+        overrides: dict[str, Any] = {"containerOverrides": [
+            {"name": SCHEDULER, "command": container_command(job.command, SCHEDULER)}]}
+        if sizes_of[job.name] != (cpu, memory):
+            overrides["cpu"], overrides["memory"] = (str(v) for v in sizes_of[job.name])
+        schedules.append({
+            "Name": schedule_name(app, job.name),
+            "GroupName": "default",
+            "Description": f"heroku2aws: the Heroku Scheduler job {job.name} of {app}",
+            "ScheduleExpression": job.schedule,
+            "ScheduleExpressionTimezone": job.timezone,
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "State": "DISABLED",
+            "Target": {
+                "Arn": cfg.ecs.cluster_arn,
+                "EcsParameters": {"TaskCount": 1, "LaunchType": "FARGATE",
+                                  "NetworkConfiguration": {"AwsvpcConfiguration": {
+                                      "Subnets": network["Subnets"], "SecurityGroups": network["SecurityGroups"],
+                                      "AssignPublicIp": network["AssignPublicIp"]}},
+                                  "EnableECSManagedTags": True, "PropagateTags": "TASK_DEFINITION"},
+                "Input": json.dumps(overrides, separators=(",", ":")),
+                "RetryPolicy": {"MaximumRetryAttempts": 0},
+            },
+        })
+    return {"task_definition": td, "schedules": schedules, "names": [s["Name"] for s in schedules]}
