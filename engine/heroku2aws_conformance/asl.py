@@ -40,6 +40,7 @@ OPTIMIZED_SHAPES: dict[str, tuple[str, str, frozenset[str]]] = {
     "arn:aws:states:::ecs:runTask.sync": ("ecs", "RunTask", frozenset()),
     "arn:aws:states:::sns:publish": ("sns", "Publish", frozenset({"message"})),
     "arn:aws:states:::sns:publish.waitForTaskToken": ("sns", "Publish", frozenset({"message"})),
+    "arn:aws:states:::codebuild:startBuild.sync": ("codebuild", "StartBuild", frozenset()),
 }
 OPTIMIZED_SOURCES: dict[str, str] = {
     "arn:aws:states:::lambda:invoke": rules.SRC_LAMBDA_BP,
@@ -47,6 +48,7 @@ OPTIMIZED_SOURCES: dict[str, str] = {
     "arn:aws:states:::ecs:runTask.sync": rules.SRC_ECS,
     "arn:aws:states:::sns:publish": rules.SRC_SNS,
     "arn:aws:states:::sns:publish.waitForTaskToken": rules.SRC_SNS,
+    "arn:aws:states:::codebuild:startBuild.sync": rules.SRC_CODEBUILD,
 }
 
 

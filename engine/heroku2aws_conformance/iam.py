@@ -178,6 +178,7 @@ class Resolver:
             ("AWS::ECR::Repository", "RepositoryUri"): f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{name}",
             ("AWS::ECR::Repository", "Arn"): f"arn:{PARTITION}:ecr:{REGION}:{ACCOUNT}:repository/{name}",
             ("AWS::StepFunctions::StateMachine", "Name"): name,
+            ("AWS::CodeBuild::Project", "Arn"): f"arn:{PARTITION}:codebuild:{REGION}:{ACCOUNT}:project/{name}",
         }
         return table.get((rtype, attr), f"{lid}.{attr}")
 
@@ -532,6 +533,10 @@ def state_machine_calls(definition: dict, substitutions: dict[str, str], cfn: di
                 concrete = subst(args.get("TopicArn"))
             elif action == "ecs:RunTask":
                 concrete = subst(args.get("TaskDefinition"))
+            elif action.startswith("codebuild:"):  # the project by name (SRC_CODEBUILD: ProjectName)
+                name = subst(args.get("ProjectName"))
+                if isinstance(name, str) and not asl.is_jsonata(name) and "${" not in name:
+                    concrete = name if name.startswith("arn:") else fill(arn).replace("project/*", f"project/{name}")
             res = concrete if isinstance(concrete, str) and not asl.is_jsonata(concrete) and "${" not in concrete else fill(arn)
             out.append(Call(action, res, why, rules.OPTIMIZED_INTEGRATION_IAM_SOURCE[resource]))
         if resource.startswith("arn:aws:states:::ecs:runTask"):

@@ -40,6 +40,8 @@ SRC_ECS = f"{SFN_GUIDE}/connect-ecs.html"
 SRC_ECS_IAM = f"{SFN_GUIDE}/ecs-iam.html"
 SRC_SNS = f"{SFN_GUIDE}/connect-sns.html"
 SRC_SNS_IAM = f"{SFN_GUIDE}/sns-iam.html"
+SRC_CODEBUILD = f"{SFN_GUIDE}/connect-codebuild.html"
+SRC_CODEBUILD_IAM = f"{SFN_GUIDE}/codebuild-iam.html"
 SRC_LAMBDA_IAM = f"{SFN_GUIDE}/lambda-iam.html"
 SRC_CALLBACK = f"{SFN_GUIDE}/connect-to-resource.html#connect-wait-token"
 SRC_JSONATA = f"{SFN_GUIDE}/transforming-data.html"
@@ -320,12 +322,17 @@ def _optimized() -> dict[str, frozenset[str]]:
     # sns:publish. SRC_SNS names no error. By the same v1 convention as ECS: "SNS." + the model's exceptions
     # and the v1 base class SNS.AmazonSNSException (no AWS page states it: weakest evidence of this module).
     sns_errors = {"SNS.AmazonSNSException"} | _model_exceptions("sns", "SNS")
+    # codebuild:startBuild.sync. SRC_CODEBUILD names no error; a build that ends FAILED / FAULT / STOPPED /
+    # TIMED_OUT fails the task with States.TaskFailed. Service errors by the same v1 convention as ECS and SNS:
+    # "CodeBuild." + the model's exceptions and the v1 base class CodeBuild.AWSCodeBuildException (as weak as SNS's).
+    codebuild_errors = {"CodeBuild.AWSCodeBuildException"} | _model_exceptions("codebuild", "CodeBuild")
     return {
         "arn:aws:states:::lambda:invoke": frozenset(lambda_errors),
         "arn:aws:states:::ecs:runTask.sync": frozenset(ecs_errors),
         "arn:aws:states:::ecs:runTask": frozenset(ecs_errors),
         "arn:aws:states:::sns:publish": frozenset(sns_errors),
         "arn:aws:states:::sns:publish.waitForTaskToken": frozenset(sns_errors),
+        "arn:aws:states:::codebuild:startBuild.sync": frozenset(codebuild_errors),
     }
 
 
@@ -630,6 +637,19 @@ OPTIMIZED_INTEGRATION_IAM: dict[str, tuple[tuple[str, str], ...]] = {
     "arn:aws:states:::sns:publish": (("sns:Publish", _ARN["sns:topic"]),),
     "arn:aws:states:::sns:publish.waitForTaskToken": (("sns:Publish", _ARN["sns:topic"]),),
     "arn:aws:states:::ecs:runTask": (("ecs:RunTask", _ARN["ecs:task-definition"]),),
+    # SRC_CODEBUILD_IAM: StartBuild, StopBuild and BatchGetBuilds on the project; the EventBridge rule Step
+    # Functions manages to learn that the build ended.
+    "arn:aws:states:::codebuild:startBuild.sync": (
+        ("codebuild:StartBuild", "arn:${Partition}:codebuild:${Region}:${Account}:project/*"),
+        ("codebuild:StopBuild", "arn:${Partition}:codebuild:${Region}:${Account}:project/*"),
+        ("codebuild:BatchGetBuilds", "arn:${Partition}:codebuild:${Region}:${Account}:project/*"),
+        ("events:PutTargets",
+         "arn:${Partition}:events:${Region}:${Account}:rule/StepFunctionsGetEventForCodeBuildStartBuildRule"),
+        ("events:PutRule",
+         "arn:${Partition}:events:${Region}:${Account}:rule/StepFunctionsGetEventForCodeBuildStartBuildRule"),
+        ("events:DescribeRule",
+         "arn:${Partition}:events:${Region}:${Account}:rule/StepFunctionsGetEventForCodeBuildStartBuildRule"),
+    ),
     "arn:aws:states:::ecs:runTask.sync": (
         ("ecs:RunTask", _ARN["ecs:task-definition"]),
         ("ecs:StopTask", "*"),
@@ -645,6 +665,7 @@ OPTIMIZED_INTEGRATION_IAM_SOURCE: dict[str, str] = {
     "arn:aws:states:::sns:publish.waitForTaskToken": SRC_SNS_IAM,
     "arn:aws:states:::ecs:runTask": SRC_ECS_IAM,
     "arn:aws:states:::ecs:runTask.sync": SRC_ECS_IAM,
+    "arn:aws:states:::codebuild:startBuild.sync": SRC_CODEBUILD_IAM,
 }
 
 # An SNS topic encrypted with the AWS managed key alias/aws/sns cannot receive from EventBridge: the

@@ -376,6 +376,21 @@ def deploy(aws: EmulatedAws, stack_name: str = "heroku2aws", parameters: dict[st
             if targets:
                 aws.client("events").put_targets(Rule=name, Targets=targets)
             entry.update(ref=name, attrs={"Arn": arn})
+        elif rtype == "AWS::CodeBuild::Project":
+            # Registered to run locally (patches.local: StartBuild runs the buildspec's build step with its layer).
+            import yaml
+
+            args = _to_api(props, "codebuild", "create_project")
+            args.setdefault("name", physical(logical_id, 150))
+            project = aws.client("codebuild").create_project(**args)["project"]
+            env = {v["name"]: str(v["value"]) for v in args["environment"].get("environmentVariables", [])}
+            buildspec = yaml.safe_load(args["source"].get("buildspec") or "{}") or {}
+            local.BUILD_PROJECTS[project["name"]] = local.LocalBuildProject(
+                name=project["name"], arn=project["arn"], service_role=args["serviceRole"], environment=env,
+                layer_dirs=[layer_dirs[v] for v in env.values() if v in layer_dirs],
+                exported=list((buildspec.get("env") or {}).get("exported-variables") or []),
+                timeout_minutes=int(args.get("timeoutInMinutes") or 60))
+            entry.update(ref=project["name"], attrs={"Arn": project["arn"]})
         elif rtype == "AWS::Scheduler::Schedule":
             name = props.get("Name") or physical(logical_id)
             args = _to_api(props, "scheduler", "create_schedule")

@@ -15,9 +15,9 @@ from pathlib import Path
 import boto3
 import pytest
 
+from heroku2aws.clients.heroku import HerokuClient
 from heroku2aws.image import slug_image
 from heroku2aws.image.slug_image import BuildRefused, SlugChecksumMismatch
-from heroku2aws.clients.heroku import HerokuClient
 from heroku2aws_rehearsal.heroku_api import FakeHeroku
 from heroku2aws_rehearsal.sample_app import CONFIG_VARS, PROCESS_TYPES
 from heroku2aws_rehearsal.sample_app.slug_archive import slug_archive
@@ -57,7 +57,7 @@ def _run_in_image(root: Path, command: str, env: dict[str, str] | None = None) -
     """Run ``command`` as the image's entrypoint runs it (its /app being ``root/app``)."""
     full = {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "HEROKU2AWS_APP_DIR": str(root / "app"),
             **(env or {})}
-    return subprocess.run(["/bin/bash", str(root / "heroku2aws-process"), command], env=full, cwd=root,
+    return subprocess.run([str(root / "heroku2aws-process"), command], env=full, cwd=root,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -72,7 +72,7 @@ def test_given_the_current_release_when_built_then_its_slug_is_the_image_root_ta
     assert (root / "app" / ".profile.d" / "sample.sh").is_file()
     dockerfile = (root / "Dockerfile").read_text()
     assert "FROM heroku/heroku:24\n" in dockerfile and "COPY app/ /app/" in dockerfile
-    assert 'ENTRYPOINT ["/bin/bash", "/usr/local/bin/heroku2aws-process"]' in dockerfile
+    assert 'ENTRYPOINT ["/usr/local/bin/heroku2aws-process"]' in dockerfile
     assert 'CMD ["python -m heroku2aws_rehearsal.sample_app.web"]' in dockerfile
     # The manifest's layer is the slug the stand-in served, byte for byte.
     digest = hashlib.sha256(slug_archive()).hexdigest()
@@ -146,3 +146,20 @@ def test_given_the_release_already_in_ecr_when_built_again_then_nothing_is_pushe
     assert again["PUSHED"] == "false" and again["IMAGE_TAG"] == "v7"
     assert [r for r in heroku.requests if r["path"].startswith("/slug-blobs/")] == blobs  # not downloaded again
     assert _tags(ecr) == ["v7"]
+
+
+def test_given_an_ecs_command_vector_when_the_entrypoint_gets_it_then_it_runs_as_given_through_plan_services_wrapper(
+        heroku, ecr, tmp_path):
+    from heroku2aws.steps.plan_services import container_command
+
+    _build(heroku, ecr, tmp_path)
+    root = tmp_path / "images" / REPO / "v7"
+    full = {"PATH": os.environ["PATH"], "HEROKU2AWS_APP_DIR": str(root / "app")}
+
+    # What Docker runs for an ECS task on this image: ENTRYPOINT + the task definition's Command.
+    ran = subprocess.run([str(root / "heroku2aws-process"),
+                          *container_command('echo "$SAMPLE_APP_PROFILE_D $0"', "worker")],
+                         env=full, cwd=root, capture_output=True, text=True, timeout=60)
+
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "sourced worker"  # sourced once, the process type from the vector

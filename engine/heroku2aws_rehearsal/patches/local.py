@@ -305,6 +305,24 @@ def resolve_secret_reference(value_from: str) -> str:
     return text
 
 
+# ----------------------------------------------------------------------------- images the build stage made
+
+#: Where the rehearsal's CodeBuild keeps the images it "builds" (an image's root: ``<repository>/<tag>/``).
+IMAGE_ROOTS: Path = Path(tempfile.gettempdir()) / "heroku2aws-rehearsal-images"
+#: The entrypoint path inside the images heroku2aws.image.slug_image makes (a file at the image root here).
+IMAGE_ENTRYPOINT = "/usr/local/bin/heroku2aws-process"
+
+
+def image_root(image: str) -> Path | None:
+    """The local root of ``<registry>/<repository>:<tag>`` when the rehearsal's build stage made it, else None."""
+    _, _, rest = image.partition("/")
+    repository, _, tag = rest.rpartition(":")
+    if not repository or not tag or "/" in tag:
+        return None
+    root = IMAGE_ROOTS / repository / tag
+    return root if (root / "image.json").is_file() else None
+
+
 @dataclass
 class LocalTask:
     proc: subprocess.Popen | None
@@ -344,6 +362,8 @@ def _container_process(task_def, overrides: dict | None, extra_env: dict[str, st
         env[item["name"]] = str(item["value"])
     env.update(extra_env)
     command = override.get("command") or container.get("command")
+    if not command and image_root(str(container.get("image") or "")) is not None:
+        command = ["(the image's CMD)"]  # replaced below by the image's own default command
     if not command:
         return None, "CannotStartContainerError: the rehearsal needs a command (the image's default is unknown here)"
     from .. import engine_paths
@@ -353,8 +373,19 @@ def _container_process(task_def, overrides: dict | None, extra_env: dict[str, st
     env["PATH"] = os.pathsep.join(p for p in (str(Path(sys.executable).parent), env.get("PATH")) if p)
     from ..sample_app import SLUG_DIR
 
-    env.setdefault("HEROKU2AWS_APP_DIR", SLUG_DIR)
-    proc = subprocess.Popen(_python_argv(list(command)), env=env, cwd=str(engine_paths.RUN_DIR),
+    argv, cwd = list(command), str(engine_paths.RUN_DIR)
+    root = image_root(str(container.get("image") or ""))
+    if root is not None:
+        # An image the build stage made (its root: the unpacked slug at app/, the entrypoint, image.json): Docker
+        # runs ENTRYPOINT + the task's Command (or the image's CMD), in the image's WORKDIR (/app).
+        config = json.loads((root / "image.json").read_text())
+        entrypoint = [str(root / p.rsplit("/", 1)[-1]) if p == IMAGE_ENTRYPOINT else p for p in config["entrypoint"]]
+        argv = entrypoint + (list(override.get("command") or container.get("command") or config.get("cmd") or []))
+        env["HEROKU2AWS_APP_DIR"] = str(root / "app")
+        cwd = str(root / "app")
+    else:  # an image given as is (not built here): the sample app's slug stands for its /app
+        env.setdefault("HEROKU2AWS_APP_DIR", SLUG_DIR)
+    proc = subprocess.Popen(_python_argv(argv), env=env, cwd=cwd,
                             stdout=_log_file("ecs", log_name), stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
     return proc, None
@@ -858,7 +889,188 @@ def _patch_sns() -> None:
 PUBLISHED: list[dict[str, Any]] = []
 
 
+# ----------------------------------------------------------------------------- CodeBuild
+
+@dataclass
+class LocalBuildProject:
+    """A CodeBuild project of the template, as the rehearsal runs it: its environment variables, its service role,
+    the layers its buildspec unpacks (``HEROKU2AWS_SHARED_LAYER_ARN``), the variables its buildspec exports."""
+
+    name: str
+    arn: str
+    service_role: str
+    environment: dict[str, str]
+    layer_dirs: list[Path]
+    exported: list[str]
+    timeout_minutes: int = 60
+
+
+@dataclass
+class LocalBuild:
+    project: LocalBuildProject | None
+    proc: subprocess.Popen | None
+    workdir: Path
+    error: str | None = None
+    stopped: bool = False
+    started: float = field(default_factory=time.monotonic)
+
+
+BUILD_PROJECTS: dict[str, LocalBuildProject] = {}   # project name -> project
+BUILDS: dict[str, LocalBuild] = {}                   # build id -> its local process
+
+
+def _start_local_build(build_id: str, project_name: str, overrides: list[dict[str, Any]]) -> None:
+    """StartBuild runs the project's build here: what its buildspec's build phase runs (``python -m
+    heroku2aws.image.slug_image``) with the ``local-root`` builder (no Docker), the project's environment and the
+    call's overrides, as the project's service role (which must trust codebuild.amazonaws.com). The install phase
+    (fetching the layer with the AWS CLI) is the layer's directory on PYTHONPATH here."""
+    from ..services.iam import callers
+    from ..services.iam.identity import IDENTITIES
+
+    project = BUILD_PROJECTS.get(project_name)
+    workdir = Path(tempfile.mkdtemp(prefix="heroku2aws-codebuild-"))
+    if project is None:
+        BUILDS[build_id] = LocalBuild(None, None, workdir, error=f"the rehearsal has no local build for {project_name}")
+        return
+    env = base_env()
+    env.update(project.environment)
+    for item in overrides:
+        if (item.get("type") or "PLAINTEXT") != "PLAINTEXT":
+            BUILDS[build_id] = LocalBuild(project, None, workdir, error="only PLAINTEXT overrides are rehearsed")
+            return
+        env[str(item["name"])] = str(item["value"])
+    try:
+        # CodeBuild assumes the service role with the project's account and ARN as aws:SourceAccount / SourceArn
+        # (CodeBuild user guide, "Cross-service confused deputy prevention").
+        callers.assume(project.service_role, "codebuild.amazonaws.com", build_id,
+                       {"aws:SourceAccount": project.arn.split(":")[4], "aws:SourceArn": project.arn})
+    except callers.CannotAssume as exc:
+        BUILDS[build_id] = LocalBuild(project, None, workdir, error=f"CLIENT_ERROR: {exc}")
+        return
+    env.update(IDENTITIES.issue(project.service_role, "AWSCodeBuild-" + build_id.rsplit(":", 1)[-1]))
+    env["PYTHONPATH"] = os.pathsep.join(str(d) for d in project.layer_dirs)
+    env["HEROKU2AWS_IMAGE_ROOTS"] = str(IMAGE_ROOTS)
+    env["CODEBUILD_BUILD_ID"] = build_id
+    proc = subprocess.Popen([sys.executable, "-m", "heroku2aws.image.slug_image", "--builder", "local-root",
+                             "--env-file", str(workdir / "build.env")], env=env, cwd=str(workdir),
+                            stdout=_log_file("codebuild", project_name), stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    BUILDS[build_id] = LocalBuild(project, proc, workdir)
+
+
+def _exported(build: LocalBuild) -> list[dict[str, str]]:
+    """``exported-variables`` as CodeBuild reports them: the declared names, from the build's final shell."""
+    values: dict[str, str] = {}
+    env_file = build.workdir / "build.env"
+    if env_file.is_file():
+        import shlex
+
+        for line in env_file.read_text().splitlines():
+            name, _, value = line.removeprefix("export ").partition("=")
+            values[name] = shlex.split(value)[0] if value else ""
+    names = build.project.exported if build.project else []
+    return [{"name": n, "value": values.get(n, "")} for n in names]
+
+
+def _build_state(build_id: str, record: dict[str, Any]) -> None:
+    """Fill a build record (BatchGetBuilds' shape) from its local process."""
+    from moto.core.utils import iso_8601_datetime_with_milliseconds
+
+    build = BUILDS[build_id]
+    rc = build.proc.poll() if build.proc is not None else None
+    if build.proc is not None and rc is None and not build.stopped:
+        record.update(buildStatus="IN_PROGRESS", currentPhase="BUILD", buildComplete=False)
+        return
+    if record.get("buildComplete"):
+        return
+    now = iso_8601_datetime_with_milliseconds()
+    if build.stopped:
+        status, phase_status, context = "STOPPED", "STOPPED", {}
+    elif rc == 0:
+        status, phase_status, context = "SUCCEEDED", "SUCCEEDED", {}
+    else:
+        status, phase_status = "FAILED", "FAILED"
+        context = {"statusCode": "COMMAND_EXECUTION_ERROR" if build.proc is not None else "CLIENT_ERROR",
+                   "message": build.error or "Error while executing command: PYTHONPATH=\"$PWD/layer/python\" python3 -m "
+                                             f"heroku2aws.image.slug_image --builder docker --env-file build.env. "
+                                             f"Reason: exit status {rc}"}
+    record["phases"] = [p for p in record.get("phases", []) if p.get("phaseType") in ("SUBMITTED", "QUEUED")]
+    for p in record["phases"]:
+        p.setdefault("phaseStatus", "SUCCEEDED")
+        p.setdefault("endTime", now)
+    record["phases"].append({"phaseType": "BUILD", "phaseStatus": phase_status, "startTime": record["startTime"],
+                             "endTime": now, **({"contexts": [context]} if context else {})})
+    record.update(buildStatus=status, currentPhase="COMPLETED", buildComplete=True, endTime=now)
+    if status == "SUCCEEDED":
+        record["exportedEnvironmentVariables"] = _exported(build)
+
+
+def _patch_codebuild() -> None:
+    from moto.codebuild import models as cm
+    from moto.codebuild import responses as cr
+    from moto.codebuild.exceptions import InvalidInputException
+
+    def _validate_source(source: dict[str, Any]) -> None:
+        # CodeBuild API Reference, ProjectSource: NO_SOURCE has no location and then needs a buildspec; the other
+        # types need a location (moto required a location for NO_SOURCE too).
+        kind = source.get("type")
+        if kind not in ("BITBUCKET", "CODECOMMIT", "CODEPIPELINE", "GITHUB", "GITHUB_ENTERPRISE", "NO_SOURCE", "S3"):
+            raise InvalidInputException("Invalid type provided: Project source type")
+        if kind == "NO_SOURCE":
+            if not source.get("buildspec"):
+                raise InvalidInputException("Project source buildspec is required for NO_SOURCE")
+        elif not source.get("location"):
+            raise InvalidInputException("Project source location is required")
+
+    cr._validate_required_params_source = _validate_source
+
+    original_start = cr.CodeBuildResponse.start_build
+
+    def start_build(self):
+        result = original_start(self)
+        build_id = self.codebuild_backend.build_metadata[self._get_param("projectName")].build_metadata["id"]
+        with _lock:
+            _start_local_build(build_id, self._get_param("projectName"),
+                               self._get_param("environmentVariablesOverride") or [])
+        return result
+
+    cr.CodeBuildResponse.start_build = start_build
+
+    original_batch = cm.CodeBuildBackend.batch_get_builds
+
+    def batch_get_builds(self, ids):
+        local_ids = [i for i in ids if i in BUILDS]
+        out = original_batch(self, [i for i in ids if i not in BUILDS])
+        for metadata in self.build_metadata_history.values():
+            for record in metadata:
+                if record["id"] in local_ids:
+                    _build_state(record["id"], record)
+                    out.append(record)
+        return out
+
+    cm.CodeBuildBackend.batch_get_builds = batch_get_builds
+
+    original_stop = cm.CodeBuildBackend.stop_build
+
+    def stop_build(self, build_id):
+        build = BUILDS.get(build_id)
+        if build is None:
+            return original_stop(self, build_id)
+        if build.proc is not None and build.proc.poll() is None:
+            build.stopped = True
+            _terminate(build.proc, 5)
+        for metadata in self.build_metadata_history.values():
+            for record in metadata:
+                if record["id"] == build_id:
+                    _build_state(build_id, record)
+                    return record
+        return None
+
+    cm.CodeBuildBackend.stop_build = stop_build
+
+
 def apply() -> None:
+    _patch_codebuild()
     _patch_sns()
     _patch_lambda()
     _patch_ecs()
@@ -886,5 +1098,10 @@ def stop_everything() -> None:
             with contextlib.suppress(Exception):
                 run.stop()
         RUNS.clear()
+        for build in list(BUILDS.values()):
+            if build.proc is not None:
+                _terminate(build.proc, 2)
+        BUILDS.clear()
+        BUILD_PROJECTS.clear()
         TARGET_PORTS.clear()
         PUBLISHED.clear()

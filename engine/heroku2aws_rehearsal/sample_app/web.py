@@ -175,7 +175,8 @@ def main() -> int:
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     log(PROCESS, "listening", host=host, port=port, database=describe_postgres(database_url),
-        redis=describe_redis(redis_url), profile_d=os.environ.get("SAMPLE_APP_PROFILE_D", "not sourced"))
+        redis=describe_redis(redis_url), profile_d=os.environ.get("SAMPLE_APP_PROFILE_D", "not sourced"),
+        code=os.path.dirname(os.path.abspath(__file__)))  # where the code ran from (the slug in a built image)
     stop.event.wait()
     log(PROCESS, "stopping", signal=stop.signal)
     server.shutdown()  # no new request is accepted from here on

@@ -34,8 +34,9 @@ class CannotAssume(Exception):
     """The role does not exist or does not trust the service (``sts:AssumeRole`` refused)."""
 
 
-def assume(role_arn: str, service: str, session: str) -> Principal:
-    """The principal ``service`` acts as when it assumes ``role_arn`` (trust policy checked)."""
+def assume(role_arn: str, service: str, session: str, context: dict[str, Any] | None = None) -> Principal:
+    """The principal ``service`` acts as when it assumes ``role_arn`` (trust policy checked). ``context``: the
+    keys the service sets on its AssumeRole (``aws:SourceAccount``, ``aws:SourceArn``) for trust conditions."""
     principal = IDENTITIES.principal(role_arn, session)
     if not enabled():
         return principal
@@ -43,7 +44,7 @@ def assume(role_arn: str, service: str, session: str) -> Principal:
         trust = roles.trust_policy(role_arn)
     except roles.NoSuchRole as exc:
         raise CannotAssume(str(exc)) from exc
-    request = Request(action="sts:AssumeRole", resource=role_arn, principal_service=service)
+    request = Request(action="sts:AssumeRole", resource=role_arn, principal_service=service, context=dict(context or {}))
     if evaluate([trust], request, resource_policy=True) is not Decision.ALLOW:
         raise CannotAssume(f"{service} is not allowed to assume {role_arn} (its trust policy does not name it)")
     return principal

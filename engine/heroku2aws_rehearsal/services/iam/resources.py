@@ -397,6 +397,43 @@ def _ecr_checks(operation: str, params: dict) -> list[Check]:
     raise Unmapped(f"ecr:{operation}")
 
 
+def _codebuild_checks(operation: str, params: dict) -> list[Check]:
+    """Service Authorization Reference, AWS CodeBuild: StartBuild / StopBuild / BatchGetBuilds act on the project
+    (a build ID is ``<project>:<uuid>``); ListProjects and ListBuilds accept no resource."""
+    action = action_for("codebuild", operation)
+    if operation in {"ListProjects", "ListBuilds", "ListCuratedEnvironmentImages"}:
+        return [Check(action, "*")]
+    if operation in {"StartBuild", "CreateProject", "DeleteProject", "UpdateProject"}:
+        name = params.get("projectName") or params.get("name") or ""
+        return [Check(action, _arn("codebuild", f"project/{name}"))]
+    if operation in {"BatchGetProjects"}:
+        return [Check(action, _arn("codebuild", f"project/{n}")) for n in params.get("names") or []]
+    ids = params.get("ids") or ([params["id"]] if params.get("id") else [])
+    if ids:
+        return [Check(action, _arn("codebuild", f"project/{str(i).rsplit(':', 1)[0].rsplit('/', 1)[-1]}")) for i in ids]
+    raise Unmapped(f"codebuild:{operation}")
+
+
+def _scheduler_checks(operation: str, params: dict) -> list[Check]:
+    """Service Authorization Reference, Amazon EventBridge Scheduler: a schedule is
+    ``schedule/<group>/<name>`` (group ``default`` when none is named); CreateSchedule and UpdateSchedule hand the
+    target's role to the service (``iam:PassRole``, ``iam:PassedToService`` scheduler.amazonaws.com); the List
+    operations accept no resource."""
+    action = action_for("scheduler", operation)
+    if operation in {"ListSchedules", "ListScheduleGroups"}:
+        return [Check(action, "*")]
+    if operation in {"CreateSchedule", "UpdateSchedule", "GetSchedule", "DeleteSchedule"}:
+        arn = _arn("scheduler", f"schedule/{params.get('GroupName') or 'default'}/{params.get('Name', '')}")
+        checks = [Check(action, arn)]
+        if operation in {"CreateSchedule", "UpdateSchedule"}:
+            checks += _pass_role((params.get("Target") or {}).get("RoleArn"), "scheduler.amazonaws.com")
+        return checks
+    if operation in {"CreateScheduleGroup", "GetScheduleGroup", "DeleteScheduleGroup"}:
+        return [Check(action, _arn("scheduler", f"schedule-group/{params.get('Name', '')}"),
+                      _tags_context(params.get("Tags")))]
+    raise Unmapped(f"scheduler:{operation}")
+
+
 def _iam_role_arn(name: str) -> str:
     from moto.iam.models import iam_backends
 
@@ -418,10 +455,11 @@ def _iam_checks(operation: str, params: dict) -> list[Check]:
 
 
 CHECKS: dict[str, Callable[[str, dict], list[Check]]] = {
-    "ecr": _ecr_checks, "iam": _iam_checks,
+    "ecr": _ecr_checks, "iam": _iam_checks, "codebuild": _codebuild_checks,
     "secretsmanager": _secret_checks, "ecs": _ecs_checks, "dms": _dms_checks, "route53": _route53_checks,
     "sns": _sns_checks, "lambda": _lambda_checks, "stepfunctions": _states_checks, "elbv2": _elbv2_checks,
     "cloudwatch": _cloudwatch_checks, "logs": _logs_checks, "kms": _kms_checks, "sts": _sts_checks,
+    "scheduler": _scheduler_checks,
 }
 
 

@@ -1,4 +1,4 @@
-"""Task states: request / response shapes, ``ecs:runTask.sync``, errors inside branches.
+"""Task states: request / response shapes, ``ecs:runTask.sync``, ``codebuild:startBuild.sync``, errors inside branches.
 
 - Parameter / response normalisation is stubbed out in moto -> map Step Functions' PascalCase to each
   botocore input shape and the output back (``Cluster`` -> ``cluster``, ``taskArn`` -> ``TaskArn``), which
@@ -203,6 +203,114 @@ def _patch_ecs_sync() -> None:
     cls._from_error = _from_error
 
 
+class CodeBuildFailed(Exception):
+    def __init__(self, build: dict) -> None:
+        super().__init__(f"CodeBuild build ended {build.get('BuildStatus')}")
+        self.build = build
+
+
+def _patch_codebuild_sync() -> None:
+    """``arn:aws:states:::codebuild:startBuild.sync`` (moto forwarded CodeBuild only for .waitForTaskToken).
+
+    Step Functions guide, "Manage AWS CodeBuild builds with Step Functions"
+    (https://docs.aws.amazon.com/step-functions/latest/dg/connect-codebuild.html): StartBuild supports Request
+    Response and Run a Job (.sync); the parameters are StartBuild's, in PascalCase. With .sync the state waits
+    for the build to end and outputs ``{"Build": <the build as BatchGetBuilds describes it>}``; a build that ends
+    other than SUCCEEDED fails the state with States.TaskFailed, its cause the build. An aborted state has its
+    build stopped (the reason the guide's .sync policy carries codebuild:StopBuild)."""
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory as stf
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+        StateTaskServiceCallback,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+    from moto.stepfunctions.parser.asl.utils import boto_client as bc
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+    class StateTaskServiceCodeBuild(StateTaskServiceCallback):
+        def __init__(self) -> None:
+            # moto's .sync machinery waits on the task's callback endpoint, which it creates only for services
+            # that take waitForTaskToken: declared here for that (the workflow never uses codebuild .waitForTaskToken).
+            super().__init__(supported_integration_patterns={ResourceCondition.Sync, ResourceCondition.WaitForTaskToken})
+
+        def _get_supported_parameters(self):
+            # The guide's optimized StartBuild takes StartBuild's request members (API Reference, StartBuild
+            # Request Syntax), in PascalCase; the other CodeBuild APIs the guide lists are not rehearsed (refused).
+            if self.resource.api_action.lower() != "startbuild":
+                return None
+            shape = operation_model("codebuild", "StartBuild").input_shape
+            return {name[0].upper() + name[1:] for name in shape.members}
+
+        def _client(self, resource_runtime_part, state_credentials):
+            return bc.boto_client_for(region=resource_runtime_part.region, service="codebuild",
+                                      state_credentials=state_credentials)
+
+        def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+            action = self._get_boto_service_action()
+            response = getattr(self._client(resource_runtime_part, state_credentials), action)(**normalised_parameters)
+            response.pop("ResponseMetadata", None)
+            self._normalise_response(response=response, service_action_name=action)
+            env.stack.append(json_safe(response))
+
+        def _build_sync_resolver(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+            client = self._client(resource_runtime_part, state_credentials)
+            submitted = env.stack.pop()
+            build_id = submitted["Build"]["Id"]
+
+            def resolver():
+                out = client.batch_get_builds(ids=[build_id])
+                out.pop("ResponseMetadata", None)
+                build = out["builds"][0]
+                if build.get("buildStatus") == "IN_PROGRESS":
+                    return None
+                self._normalise_response(response=out, service_action_name="batch_get_builds")
+                described = json_safe(out["Builds"][0])
+                if described.get("BuildStatus") != "SUCCEEDED":
+                    raise CodeBuildFailed(described)
+                return {"Build": described}
+
+            resolver.stop_on_abort = (client, build_id)
+            return resolver
+
+        def _eval_sync(self, env, sync_resolver, timeout_seconds, callback_endpoint, heartbeat_endpoint):
+            outcome = super()._eval_sync(env, sync_resolver, timeout_seconds, callback_endpoint, heartbeat_endpoint)
+            target = getattr(sync_resolver, "stop_on_abort", None)
+            if outcome is None and not env.is_running() and target:
+                client, build_id = target
+                try:
+                    client.stop_build(id=build_id)
+                except Exception as exc:  # best effort, as on AWS
+                    LOG.warning("could not stop the aborted state's build %s: %s", build_id, exc)
+            return outcome
+
+        def _from_error(self, env, ex):
+            if isinstance(ex, CodeBuildFailed):
+                return FailureEvent(
+                    env=env,
+                    error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
+                    event_type=HistoryEventType.TaskFailed,
+                    event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
+                        resource=self._get_sfn_resource(), resourceType=self._get_sfn_resource_type(),
+                        error=StatesErrorNameType.StatesTaskFailed.to_name(), cause=to_json_str(ex.build))),
+                )
+            return super()._from_error(env, ex)
+
+    original = stf.state_task_service_for
+
+    def state_task_service_for(service_name: str):
+        if service_name == "codebuild":
+            return StateTaskServiceCodeBuild()
+        return original(service_name)
+
+    stf.state_task_service_for = state_task_service_for
+
+
 def _patch_branch_errors() -> None:
     """A States.* error inside a Parallel branch or Map iteration (States.TaskFailed from
     ecs:runTask.sync, States.Timeout, ...) propagates to the parent state on AWS; moto re-wrapped it
@@ -238,5 +346,6 @@ def _patch_cancelled_sync_wait() -> None:
 def apply() -> None:
     _patch_normalisation()
     _patch_ecs_sync()
+    _patch_codebuild_sync()
     _patch_branch_errors()
     _patch_cancelled_sync_wait()

@@ -18,8 +18,9 @@ Run by the stack's CodeBuild project (the workflow's "Build the image from the H
    not the ``-build`` one), the slug at ``/app``, ``HOME=/app``, and ``/usr/local/bin/heroku2aws-process`` — the
    same wrapper the ECS task definitions run (:data:`heroku2aws.steps.plan_services.PROCESS_WRAPPER`: the login
    sequence of a dyno, ``.profile.d/*.sh`` sourced, the command under ``bash -c``, SIGTERM forwarded to the whole
-   process group) — as the entrypoint; the default command is the ``web`` process type's. The task definitions
-   give their own command (that same wrapper, inline) and so run unchanged on this image.
+   process group) — as the entrypoint (:func:`entrypoint_script`); the default command is the ``web`` process
+   type's. A task definition's ``Command`` (plan_services' own vector: that same wrapper, inline) is executed as
+   given, so the ECS services run unchanged on this image.
 7. Pushed to the app's ECR repository (``HEROKU2AWS_IMAGE_REPOSITORY_URI``) tagged with the release version
    (``v<N>``). Safe to run twice: a tag already in the repository is not rebuilt (``PUSHED=false``); ECR tags are
    immutable there, so ``v<N>`` always names what release N ran.
@@ -195,7 +196,7 @@ def image_config(release: Release) -> dict[str, Any]:
     """What the image runs: its base, entrypoint, default command and environment (also the local image's
     ``image.json``)."""
     web = release.process_types.get("web")
-    return {"base": base_image(release.stack), "entrypoint": ["/bin/bash", ENTRYPOINT_PATH],
+    return {"base": base_image(release.stack), "entrypoint": [ENTRYPOINT_PATH],
             "cmd": [web] if web else [], "workdir": "/app", "env": {"HOME": "/app"},
             "process_types": release.process_types, "heroku": {"app": release.app, "release": release.tag,
                                                                "slug": release.slug_id, "stack": release.stack}}
@@ -217,13 +218,28 @@ def dockerfile(config: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def entrypoint_script(wrapper: str) -> str:
+    """The image's entrypoint. One argument is a Procfile command line (the image's default command, or
+    ``docker run IMAGE "bundle exec puma"``): run as Heroku runs a dyno's, through ``wrapper``. Several arguments are
+    a command vector (an ECS task definition's ``Command``, which plan_services makes the same wrapper already):
+    executed as given, so the wrapper never runs twice."""
+    marker = "HEROKU2AWS_WRAPPER"
+    if marker in wrapper:
+        raise ValueError("the wrapper text contains the heredoc marker")
+    return ("#!/bin/bash\n"
+            "# heroku2aws: the image's entrypoint (heroku2aws.image.slug_image.entrypoint_script).\n"
+            'if [ "$#" -ne 1 ]; then exec "$@"; fi\n'
+            f"wrapper=$(cat <<'{marker}'\n{wrapper.rstrip()}\n{marker}\n)\n"
+            'exec /bin/bash -c "$wrapper" "${HEROKU2AWS_PROCESS_TYPE:-process}" "$1"\n')
+
+
 def write_context(release: Release, context: Path) -> dict[str, Any]:
     from ..steps.plan_services import PROCESS_WRAPPER
 
     config = image_config(release)
     (context / "Dockerfile").write_text(dockerfile(config))
     entry = context / "heroku2aws-process"
-    entry.write_text("#!/bin/bash\n" + PROCESS_WRAPPER)
+    entry.write_text(entrypoint_script(PROCESS_WRAPPER))
     entry.chmod(0o755)
     (context / "image.json").write_text(json.dumps(config, indent=1, sort_keys=True))
     return config
