@@ -51,7 +51,8 @@ LOB columns (``TargetMetadata`` of the task settings)
     databases in an AWS DMS task") -- a BLOB to that many bytes, an NCLOB to half as many characters
     (two bytes each: the stricter reading). A truncated json/jsonb/xml/array no longer parses: its table
     fails, as it would on a real target. ``FullLobMode`` copies everything; ``SupportLobs`` false leaves
-    LOB columns NULL. Truncations are counted in ``warnings``. Full load only: CDC applies values whole.
+    LOB columns NULL. Truncations are counted in ``warnings``. The LOB mode is the task's, so the changes CDC
+    applies (INSERT values, UPDATE SETs) are cut by the same rule (:func:`_lob_value`).
 
 Stats and table statistics follow DMS's ``ReplicationTaskStats`` and ``TableStatistics`` shapes,
 with ``datetime`` values; :func:`to_wire` turns them into JSON-ready values (epoch seconds, as the
@@ -382,6 +383,28 @@ def _lob_column(c: _Column, limit: int | None) -> sql.Composable:
     if kind == "blob":
         return sql.SQL("pg_catalog.substr({}, 1, {}) AS {}").format(ident, sql.Literal(limit), ident)
     return sql.SQL("pg_catalog.left(({})::text, {}) AS {}").format(ident, sql.Literal(limit // 2), ident)
+
+
+def _lob_value(value: sql.Composable, type_: str, limit: int | None) -> sql.Composable:
+    """A captured value of a column of ``type_`` as limited LOB mode keeps it (``_lob_column``'s rule, for CDC)."""
+    kind = lob_kind(type_)
+    if kind is None or limit is None:
+        return value
+    if limit == 0:
+        return sql.SQL("(CASE WHEN {} IS NULL THEN NULL END)::{}").format(value, sql.SQL(type_))  # always NULL
+    if kind == "blob":
+        return sql.SQL("pg_catalog.substr({}, 1, {})").format(value, sql.Literal(limit))
+    return sql.SQL("pg_catalog.left(({})::text, {})::{}").format(value, sql.Literal(limit // 2), sql.SQL(type_))
+
+
+def _lob_cut(value: Any, type_: str, limit: int | None) -> bool:
+    """Whether limited LOB mode cuts this captured value (pgoutput's text form: bytea as ``\\x`` hex)."""
+    kind = lob_kind(type_)
+    if not kind or not limit or not isinstance(value, str):
+        return False
+    if kind == "blob":
+        return (len(value) - 2) // 2 > limit if value.startswith("\\x") else len(value) > limit
+    return len(value) > limit // 2
 
 
 def lob_limit(target_metadata: dict | None) -> int | None:
@@ -1347,6 +1370,11 @@ class ReplicationRun:
             if name not in cols:
                 raise _TableError(f"column {name!r} of {t.label} does not exist on the target")
         cur: psycopg.Cursor | None = None
+        if self.lob_limit and change.op in ("I", "U"):
+            for name, v in zip(rel.columns, change.new or [], strict=True):
+                if v is not UNCHANGED and _lob_cut(v, cols[name][0], self.lob_limit):
+                    self.warnings.append(f"table {t.label}: a LOB value of column {name} truncated to "
+                                         f"{self.lob_limit // 1024} KB (limited LOB mode, change capture)")
         if change.op == "I":
             names = tuple(n for n, v in zip(rel.columns, change.new or [], strict=True) if v is not UNCHANGED)
             values = [v for v in change.new or [] if v is not UNCHANGED]
@@ -1383,11 +1411,14 @@ class ReplicationRun:
         def typed(name: str) -> sql.Composable:
             return sql.SQL("%s::{}").format(sql.SQL(cols[name][0]))
 
+        def value(name: str) -> sql.Composable:  # what is written: a LOB as the task's LOB mode keeps it
+            return _lob_value(typed(name), cols[name][0], self.lob_limit)
+
         if op == "I":
             overriding = sql.SQL(" OVERRIDING SYSTEM VALUE") if any(cols[n][1] for n in names) else sql.SQL("")
             stmt = sql.SQL("INSERT INTO {} ({}){} VALUES ({})").format(
                 target, sql.SQL(", ").join(map(sql.Identifier, names)), overriding,
-                sql.SQL(", ").join(typed(n) for n in names))
+                sql.SQL(", ").join(value(n) for n in names))
         else:
             # "=" (indexable) for values, IS NULL for NULLs (only possible with REPLICA IDENTITY FULL).
             parts = [sql.SQL("{} IS NULL").format(sql.Identifier(n)) if is_null
@@ -1398,7 +1429,7 @@ class ReplicationRun:
                 cond = sql.SQL("ctid = (SELECT ctid FROM {} WHERE {} LIMIT 1)").format(target, cond)
             if op == "U":
                 stmt = sql.SQL("UPDATE {} SET {} WHERE {}").format(
-                    target, sql.SQL(", ").join(sql.SQL("{} = ").format(sql.Identifier(n)) + typed(n) for n in names),
+                    target, sql.SQL(", ").join(sql.SQL("{} = ").format(sql.Identifier(n)) + value(n) for n in names),
                     cond)
             else:
                 stmt = sql.SQL("DELETE FROM {} WHERE {}").format(target, cond)

@@ -8,6 +8,7 @@ import time
 
 import psycopg
 import pytest
+from test_dms_cdc import wait_for
 
 from heroku2aws.postgres.common import connect, internal_schema_filter
 from heroku2aws.postgres.lobs import dms_lob_settings, measure
@@ -104,3 +105,54 @@ def test_given_full_lob_mode_or_no_lob_support_when_loaded_then_whole_or_null(lo
     with psycopg.connect(lob_pair.target_url) as c:
         assert c.execute("SELECT count(*) FROM docs WHERE body IS NOT NULL OR meta IS NOT NULL").fetchone() == (0,)
         assert c.execute("SELECT count(note) FROM docs").fetchone() == (2,)  # varchar(10): no LOB
+
+
+# DMS's LOB mode is a setting of the task (TargetMetadata), not of its full load: the changes it captures are
+# applied under the same limit ("LOBs that exceed the maximum LOB size are truncated, and a warning is issued to the
+# log file", AWS DMS user guide, "Setting LOB support for source databases in an AWS DMS task",
+# https://docs.aws.amazon.com/dms/latest/userguide/CHAP_Tasks.LOBSupport.html).
+CDC_SCHEMA = "CREATE TABLE docs (id int PRIMARY KEY, body text, blob bytea, note varchar(10));"
+
+
+@pytest.fixture
+def app_pair(pair):
+    """As test_dms_cdc's: the app's own roles, the source's with REPLICATION (CDC needs it)."""
+    for server in (pair.src_server, pair.tgt_server):
+        if not server.sql("postgres", "SELECT 1 FROM pg_roles WHERE rolname = 'app'").strip():
+            server.sql("postgres", "CREATE ROLE app LOGIN PASSWORD 'app-pw'")
+        server.sql("postgres", f"ALTER DATABASE {pair.db} OWNER TO app")
+    pair.src_server.sql("postgres", "ALTER ROLE app REPLICATION")
+    pair.source_url = pair.src_server.url(pair.db, user="app", password="app-pw")
+    pair.target_url = pair.tgt_server.url(pair.db, user="app", password="app-pw")
+    return pair
+
+
+@pytest.mark.parametrize(("target_metadata", "expected"), [
+    (None, (16384, 32768, 16384)),  # DMS's defaults: limited LOB mode, 32 KB (NCLOB: half as many characters)
+    ({"SupportLobs": True, "FullLobMode": False, "LimitedSizeLobMode": True, "LobMaxSize": 64},
+     (30000, 65536, 20000)),
+    ({"SupportLobs": True, "FullLobMode": True, "LimitedSizeLobMode": False}, (30000, 70000, 20000)),
+    ({"SupportLobs": False}, (None, None, None)),
+])
+def test_given_lob_settings_when_changes_are_captured_then_lobs_are_truncated_as_in_the_full_load(
+        app_pair, target_metadata, expected):
+    app_pair.src_exec(CDC_SCHEMA, "INSERT INTO docs VALUES (1, 'small', '\\x00', 'n')")
+    app_pair.tgt_exec(CDC_SCHEMA, "INSERT INTO docs VALUES (1, 'small', '\\x00', 'n')")
+    run = ReplicationRun(app_pair.source_url, app_pair.target_url, ALL, "cdc", task_id="lob-cdc",
+                         target_metadata=target_metadata)
+    run.start()
+    try:
+        wait_for(lambda: run.status == "running", what="the task to run")
+        with psycopg.connect(app_pair.source_url, autocommit=True) as c:
+            c.execute("INSERT INTO docs VALUES (2, repeat('é', 30000), decode(repeat('ab', 70000), 'hex'), 'short')")
+            c.execute("UPDATE docs SET body = repeat('u', 20000), note = 'x' WHERE id = 1")
+        assert run.cdc_caught_up(timeout=20), (run.status, run.last_failure_message)
+        with psycopg.connect(app_pair.target_url) as c:
+            inserted = c.execute("SELECT length(body), length(blob), note FROM docs WHERE id = 2").fetchone()
+            updated = c.execute("SELECT length(body), note FROM docs WHERE id = 1").fetchone()
+        assert (inserted[0], inserted[1], updated[0]) == expected
+        assert (inserted[2], updated[1]) == ("short", "x")  # varchar(n) is no LOB: never cut
+        truncated = None not in expected and expected != (30000, 70000, 20000)
+        assert any("truncated" in w for w in run.warnings) == truncated, run.warnings
+    finally:
+        run.stop()
