@@ -321,8 +321,8 @@ def _attach_secret(aws: EmulatedAws, props: dict) -> dict[str, Any]:
     sm = aws.client("secretsmanager")
     db = aws.client("rds").describe_db_instances(DBInstanceIdentifier=props["TargetId"])["DBInstances"][0]
     doc = json.loads(sm.get_secret_value(SecretId=props["SecretId"])["SecretString"])
-    doc.update(engine=db["Engine"], host=db["Endpoint"]["Address"], port=int(db["Endpoint"]["Port"]),
-               dbInstanceIdentifier=db["DBInstanceIdentifier"])
+    host, port = RDS_ENDPOINTS.get(db["DBInstanceIdentifier"], (db["Endpoint"]["Address"], int(db["Endpoint"]["Port"])))
+    doc.update(engine=db["Engine"], host=host, port=port, dbInstanceIdentifier=db["DBInstanceIdentifier"])
     sm.put_secret_value(SecretId=props["SecretId"], SecretString=json.dumps(doc))
     arn = sm.describe_secret(SecretId=props["SecretId"])["ARN"]
     return {"ref": arn, "attrs": {}}
@@ -361,13 +361,13 @@ def _db_instance(aws: EmulatedAws, stack: Stack, logical_id: str, props: dict, s
                                          "DBInstanceArn": db["DBInstanceArn"]}}
 
 
+#: RDS instance identifier -> (host, port) of the server that really answers for it (DataStores); moto's
+#: DescribeDBInstances keeps its own made-up DNS name (a read-only property there).
+RDS_ENDPOINTS: dict[str, tuple[str, int]] = {}
+
+
 def _set_endpoint_rds(identifier: str, host: str, port: int) -> None:
-    from moto.rds.models import rds_backends
-
-    from .aws import ACCOUNT_ID, REGION
-
-    db = rds_backends[ACCOUNT_ID][REGION].databases[identifier]
-    db.address, db.port = host, port  # the endpoint the rehearsal's server answers on
+    RDS_ENDPOINTS[identifier] = (host, port)
 
 
 def _replication_group(aws: EmulatedAws, stack: Stack, logical_id: str, props: dict,

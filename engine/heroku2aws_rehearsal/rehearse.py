@@ -1,8 +1,10 @@
 """``heroku2aws rehearse``: the whole migration, locally, against emulated AWS and real data stores.
 
-Deploys ``template.yaml`` into the emulated account, starts an execution of the deployed state
-machine with ``events/rehearsal.json`` (or ``--input FILE``), shows the states as they run, and
-ends with a report. ``--json`` prints the report as the last line. Exit status 0 exactly when the
+Runs ``heroku2aws init`` against the Heroku stand-in, deploys ``template.yaml`` with init's parameters (Landing=create:
+the landing's RDS and ElastiCache are the local target servers) into the emulated account, starts an execution of
+the deployed state machine with init's minimal input, shows the states as they run, and
+ends with a report. ``--byo`` (or ``--input FILE``): an AWS side made by hand instead, and the full input
+``events/rehearsal.json``. ``--json`` prints the report as the last line. Exit status 0 exactly when the
 execution SUCCEEDED.
 """
 
@@ -92,7 +94,7 @@ def traffic(world: World) -> dict | None:
 
 
 ALLOWED_AFTER_SUCCESS = (f"secret:heroku2aws/{APP}/config", f"ecs-service:{APP}-", f"task-definition:{APP}-",
-                         f"record:{RECORD}.:CNAME:")
+                         f"record:{RECORD}.:CNAME:", f"secret:heroku2aws/{APP}/source-", f"schedule:h2a-{APP}.")
 
 
 def leftovers(world: World, succeeded: bool) -> list[str]:
@@ -171,14 +173,16 @@ def _app_of(payload: Any) -> str:
 
 def rehearse(input_path: Path | None = None, fail_at: list[str | tuple] | None = None, json_out: bool = False,
              deadline_s: float = 600, world: World | None = None, overrides: dict | None = None,
-             console=None, writer: bool = False) -> dict[str, Any]:
+             console=None, writer: bool = False, landing: bool = False) -> dict[str, Any]:
     """Run one rehearsal (starting and stopping its own world unless one is given). ``writer``: a one-off dyno
-    keeps writing to the source throughout (:mod:`.one_off`); the report's ``freeze`` says whether the freeze held."""
+    keeps writing to the source throughout (:mod:`.one_off`); the report's ``freeze`` says whether the freeze held.
+    ``landing``: the world made by ``heroku2aws init`` and Landing=create, migrated from init's minimal input
+    (:attr:`.world.World.landing`); otherwise the bring-your-own account and ``events/rehearsal.json``."""
     from rich.console import Console
 
     console = console or Console(stderr=json_out)
     own = world is None
-    world = world or World()
+    world = world or World(landing=landing)
     try:
         if own:
             with console.status("preparing the rehearsal") as status:
@@ -224,8 +228,11 @@ def rehearse(input_path: Path | None = None, fail_at: list[str | tuple] | None =
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="heroku2aws rehearse", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--input", type=Path, help="execution input (default events/rehearsal.json; "
+    parser.add_argument("--input", type=Path, help="execution input of a bring-your-own account (implies --byo; "
                         "{{placeholders}} are filled from the rehearsal's world)")
+    parser.add_argument("--byo", action="store_true",
+                        help="bring your own AWS side: an account made by hand and the full input events/rehearsal.json "
+                             "(default: heroku2aws init, the landing stack and init's minimal input)")
     parser.add_argument("--fail-at", action="append", default=[], metavar="STATE",
                         help="make this state fail once (repeatable)")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object, last line")
@@ -251,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--input {args.input}: not JSON{where}")
     try:
         report = rehearse(args.input, args.fail_at, args.json, args.deadline, console=console,
-                          writer=not args.no_writer)
+                          writer=not args.no_writer, landing=not (args.byo or args.input))
     except KeyboardInterrupt:
         console.print("[red]interrupted: every server and process of the rehearsal was stopped[/]")
         return 130

@@ -43,6 +43,20 @@ RECORD = f"www.{DOMAIN}"
 HEROKU_DNS_TARGET = "sample-app-7d3f9a1c.herokudns.com"
 PRE_EXISTING_TAG = "rehearsal:pre-existing"
 EXECUTION_ROLE = f"heroku2aws-{APP}-execution"
+#: events/rehearsal.json's timings: a rehearsal waits seconds where production waits minutes.
+REHEARSAL_TIMINGS = {"poll_seconds": 1, "bake_seconds": 1, "dns_insync_timeout_seconds": 30, "dms_timeout_seconds": 120,
+                     "service_stable_timeout_seconds": 60, "approval_timeout_seconds": 30}
+
+
+def samconfig_parameters(path: Path, env: str) -> dict[str, str]:
+    """``[<env>.deploy.parameters] parameter_overrides`` of a samconfig.toml, parsed as SAM CLI parses it."""
+    import tomllib
+
+    from samcli.cli.types import CfnParameterOverridesType
+
+    doc = tomllib.loads(path.read_text())
+    overrides = doc[env]["deploy"]["parameters"]["parameter_overrides"]
+    return dict(CfnParameterOverridesType().convert(overrides, None, None))
 #: The sample app's add-ons as Heroku lists them (attachment -> the config vars it sets; its plan): what `heroku2aws
 #: init` reads and maps (Postgres and Redis migrated, Papertrail replaced by CloudWatch Logs, Scheduler by
 #: EventBridge Scheduler).
@@ -105,6 +119,11 @@ class AlbProxy:
 @dataclass
 class World:
     source_replication: bool = False
+    #: Issue 16: no AWS side made by hand. `heroku2aws init` runs against the Heroku stand-in, the stack is deployed
+    #: with its Landing=create parameters (RDS and ElastiCache mapped to the local target servers: :meth:`postgres`,
+    #: :meth:`redis`) and the execution input is init's minimal one. False: the bring-your-own account and full input.
+    landing: bool = False
+    target_user: str = "app"
     #: Passwords full of URL-special characters (legal in Postgres passwords and ElastiCache AUTH tokens), so a
     #: rehearsal proves none of them leaks through a URL parser into a log, an error or the history.
     special_passwords: bool = True
@@ -144,14 +163,16 @@ class World:
         self.source_pg = self._keep(PostgresServer(name="heroku-postgres", ssl=True).start())
         self.target_pg = self._keep(PostgresServer(name="rds", ssl=True).start())  # RDS offers TLS too
         self.source_redis = self._keep(RedisServer(name="heroku-redis", tls=True, password=self._password()).start())
-        self.target_redis = self._keep(RedisServer(name="elasticache", password=self._password()).start())
+        # The landing's ElastiCache has TransitEncryptionEnabled: TLS, like the real one.
+        self.target_redis = self._keep(RedisServer(name="elasticache", tls=self.landing, password=self._password()).start())
         self.app_password_src = self._password()
         self.app_password_tgt = self._password()
         repl = "REPLICATION" if self.source_replication else "NOREPLICATION"
         self.source_pg.sql("postgres", f"CREATE ROLE app LOGIN {repl} PASSWORD '{self.app_password_src}'")
         self.source_pg.sql("postgres", "CREATE DATABASE app OWNER app")
-        self.target_pg.sql("postgres", f"CREATE ROLE app LOGIN CREATEDB PASSWORD '{self.app_password_tgt}'")
-        self.target_pg.sql("postgres", "CREATE DATABASE app OWNER app")
+        if not self.landing:  # the landing's RDS instance brings its master user and database (postgres())
+            self.target_pg.sql("postgres", f"CREATE ROLE app LOGIN CREATEDB PASSWORD '{self.app_password_tgt}'")
+            self.target_pg.sql("postgres", "CREATE DATABASE app OWNER app")
         self.secret_values += [self.source_pg.password, self.target_pg.password, self.app_password_src,
                                self.app_password_tgt, self.source_redis.password, self.target_redis.password]
         # ... and the forms a URL gives them (percent-encoded userinfo)
@@ -179,12 +200,74 @@ class World:
         if getattr(self, "alb", None) is not None:
             self.alb.stop()
             self._closers.remove(self.alb)
-        self._create_account()
-        self.stack = deploy(self.aws, self.stack_name, {"AppName": APP, "HostedZoneId": self.ids["hosted_zone_id"]})
+        if self.landing:
+            self._deploy_landing()
+        else:
+            self._create_account()
+            self.stack = deploy(self.aws, self.stack_name, {"AppName": APP, "HostedZoneId": self.ids["hosted_zone_id"]})
         self.ids["state_machine_arn"] = self.stack.outputs["StateMachineArn"]
         self.ids["topic_arn"] = self.stack.outputs["NotificationTopicArn"]
         self._push_task_image()
         self.baseline = self.inventory()
+
+    # ------------------------------------------------------------------ the landing (Landing=create, issue 16)
+    def _deploy_landing(self) -> None:
+        """What a team does with the landing: the domain's zone and Heroku's CNAME exist, the Heroku key is in its
+        secret; `heroku2aws init --app APP --domain DOMAIN`; `sam deploy --config-env APP` (its parameters)."""
+        assert self.aws is not None
+        aws = self.aws
+        r53 = aws.client("route53")
+        zone = r53.create_hosted_zone(Name=DOMAIN, CallerReference="rehearsal")["HostedZone"]["Id"].split("/")[-1]
+        r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "CREATE",
+            "ResourceRecordSet": {"Name": RECORD, "Type": "CNAME", "TTL": 300,
+                                  "ResourceRecords": [{"Value": HEROKU_DNS_TARGET}]}}]})
+        key_arn = aws.client("secretsmanager").create_secret(
+            Name=f"heroku2aws/{APP}/heroku-api-key", SecretString=self.heroku_token,
+            Tags=[{"Key": "heroku2aws:app", "Value": APP}, {"Key": PRE_EXISTING_TAG, "Value": "true"}])["ARN"]
+        from heroku2aws.clients.heroku import HerokuClient
+        from heroku2aws_cli import init
+
+        out = self.root / "init"
+        out.mkdir(parents=True, exist_ok=True)
+        result = init.run(HerokuClient(self.heroku_token, self.heroku.url), APP, RECORD, route53=r53,
+                          secretsmanager=aws.client("secretsmanager"), sts=aws.client("sts"), region="us-east-1",
+                          out=out, health_check_path="/health")
+        self.init_report = init.report(result)
+        parameters = samconfig_parameters(result.samconfig, APP)
+        self.stack = deploy(aws, self.stack_name, parameters, stores=self)
+        stack = self.stack
+        self.alb = AlbProxy(stack.ref("LandingWebTargetGroup")).start()
+        self._closers.append(self.alb)
+        self.ids.update(
+            hosted_zone_id=zone, record_name=RECORD, heroku_dns_target=HEROKU_DNS_TARGET, heroku_api_url=self.heroku.url,
+            heroku_api_key_secret_arn=key_arn, cluster_arn=stack.attr("LandingCluster", "Arn"),
+            target_group_arn=stack.ref("LandingWebTargetGroup"), load_balancer_arn=stack.ref("LandingLoadBalancer"),
+            load_balancer_dns=stack.attr("LandingLoadBalancer", "DNSName"),
+            health_url=f"http://127.0.0.1:{self.alb.port}/health", events_path=str(result.events),
+            target_postgres_secret_arn=stack.ref("LandingTargetPostgresSecret"),
+            target_redis_secret_arn=stack.ref("LandingTargetRedisSecret"))
+
+    def postgres(self, *, identifier: str, username: str, password: str, dbname: str) -> tuple[str, int]:
+        """The landing's RDS instance on the local target server: its master user and database, as CreateDBInstance
+        makes them (RDS's master user may create databases and roles; it is no superuser)."""
+        self.target_pg.sql("postgres", f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+        self.target_pg.sql("postgres", f"DROP ROLE IF EXISTS {username}")
+        self.target_pg.sql("postgres", f"CREATE ROLE {username} LOGIN CREATEDB CREATEROLE PASSWORD '{password}'")
+        self.target_pg.sql("postgres", f"CREATE DATABASE {dbname} OWNER {username}")
+        self.target_user, self.app_password_tgt = username, password
+        self.secret_values += [password, quote(password, safe="")]
+        return "127.0.0.1", self.target_pg.port
+
+    def redis(self, *, identifier: str, auth_token: str | None, tls: bool) -> tuple[str, int]:
+        """The landing's ElastiCache on the local target Redis: AUTH with the generated token, TLS when asked."""
+        if tls != bool(self.target_redis.tls):
+            raise ValueError(f"{identifier}: TransitEncryptionEnabled={tls} but the local ElastiCache has TLS "
+                             f"{self.target_redis.tls}")
+        if auth_token:
+            self.target_redis.client().config_set("requirepass", auth_token)
+            self.target_redis.password = auth_token
+            self.secret_values.append(auth_token)
+        return "127.0.0.1", self.target_redis.port
 
     def _push_task_image(self) -> None:
         """What `make image` does on AWS: the tasks' image in the stack's repository at TaskImageTag. Here the
@@ -208,7 +291,8 @@ class World:
         # test starts from the app as it was. The one-off writer's table goes too (one_off.py).
         self.source_pg.sql("postgres", "ALTER DATABASE app RESET default_transaction_read_only;")
         self.source_pg.sql("app", "DROP TABLE IF EXISTS one_off_writes;")
-        self.target_pg.sql("app", "DROP SCHEMA public CASCADE; CREATE SCHEMA public AUTHORIZATION app;")
+        if not self.landing:  # with the landing, the new deploy's RDS instance came with a new database
+            self.target_pg.sql("app", "DROP SCHEMA public CASCADE; CREATE SCHEMA public AUTHORIZATION app;")
         self.target_redis.client().flushall()
 
     def _keep(self, server):
@@ -233,7 +317,7 @@ class World:
         return self.source_pg.url("app", user="app", password=self.app_password_src)
 
     def target_url(self) -> str:
-        return self.target_pg.url("app", user="app", password=self.app_password_tgt)
+        return self.target_pg.url("app", user=self.target_user, password=self.app_password_tgt)
 
     # ------------------------------------------------------------------ Heroku
     def _start_heroku(self) -> None:
@@ -333,10 +417,21 @@ class World:
     # ------------------------------------------------------------------ the execution input
     def execution_input(self, path: Path | None = None, overrides: dict | None = None) -> dict:
         """``events/rehearsal.json`` with its ``{{placeholders}}`` filled from this world."""
-        text = (path or engine_paths.EVENTS / "rehearsal.json").read_text()
-        for key, value in self.ids.items():
-            text = text.replace("{{" + key + "}}", json.dumps(str(value))[1:-1])
-        doc = json.loads(text)
+        if self.landing and path is None:
+            # init's minimal input (events/<app>.json), with what only a rehearsal changes: the Heroku stand-in's URL,
+            # the ALB stand-in as the probe's URL, seconds instead of minutes, no approval.
+            doc = json.loads(Path(self.ids["events_path"]).read_text())
+            doc["heroku"]["api_url"] = self.heroku.url
+            doc.update(health_url=self.ids["health_url"], approval={"required": False}, timings=REHEARSAL_TIMINGS)
+            from heroku2aws.contracts.input import Ecs
+
+            if Ecs.model_fields["image"].is_required():  # no build stage in this stack: the image is the input's
+                doc["image"] = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{APP}:rehearsal"
+        else:
+            text = (path or engine_paths.EVENTS / "rehearsal.json").read_text()
+            for key, value in self.ids.items():
+                text = text.replace("{{" + key + "}}", json.dumps(str(value))[1:-1])
+            doc = json.loads(text)
         for dotted, value in (overrides or {}).items():
             node = doc
             *parents, last = dotted.split(".")

@@ -69,6 +69,11 @@ class HerokuClient:
         """Turn maintenance mode on or off; returns the app."""
         return self._request("PATCH", f"/apps/{_seg(app)}", {"maintenance": bool(enabled)})
 
+    def domain(self, app: str, hostname: str) -> dict[str, Any]:
+        """One domain of the app by hostname (Platform API ``GET /apps/{app}/domains/{domain_id_or_hostname}``:
+        ``cname`` is a custom domain's DNS target)."""
+        return self._request("GET", f"/apps/{_seg(app)}/domains/{_seg(hostname)}")
+
     # ------------------------------------------------------------------ config vars
     def get_config_vars(self, app: str) -> dict[str, str]:
         return self._request("GET", f"/apps/{_seg(app)}/config-vars")

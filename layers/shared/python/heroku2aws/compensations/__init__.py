@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .config_secret import undo_config_secret, undo_secret_switch
+from .config_secret import undo_config_secret, undo_secret_switch, undo_source_secrets
 from .dms import undo_dms
 from .dns import undo_dns
 from .ecs import undo_ecs_services, undo_services_paused
@@ -47,4 +47,5 @@ COMPENSATIONS: dict[str, Compensation] = {
     "target-redis": undo_target_redis,
     "secret-switch": undo_secret_switch,
     "source-read-only": undo_source_read_only,
+    "source-secrets": undo_source_secrets,
 }

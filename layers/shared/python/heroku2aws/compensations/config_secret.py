@@ -1,4 +1,5 @@
-"""``config-secret`` (delete the imported secret) and ``secret-switch`` (point it back at the Heroku stores)."""
+"""``config-secret`` (delete the imported secret), ``source-secrets`` (delete the source connection secrets written
+from Heroku's config vars) and ``secret-switch`` (point it back at the Heroku stores)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from ..clients.aws import client, error_code
 from ..contracts import names
 from ..contracts.errors import HerokuApiError, SecretSwitchFailed
 from ..contracts.input import ExecutionInput
-from ..contracts.ledger import ConfigSecret, SecretSwitch
+from ..contracts.ledger import ConfigSecret, SecretSwitch, SourceSecrets
 from ..steps.switch_secrets import describe, heroku_stores_for, switch
 from .progress import Progress, log
 
@@ -20,6 +21,16 @@ def undo_config_secret(item: ConfigSecret, cfg: dict[str, Any], progress: Progre
     if cfg.get("rollback", {}).get("keep_secret"):
         progress.did(f"kept secret {name} (rollback.keep_secret)")
         return
+    _delete_workflow_secret(name, item.app, progress)
+
+
+def undo_source_secrets(item: SourceSecrets, cfg: dict[str, Any], progress: Progress) -> None:
+    """The source connection secrets written from Heroku's config vars (minimal input): deleted, recoverable."""
+    for store in ("postgres", "redis"):
+        _delete_workflow_secret(names.source_secret_name(item.app, store), item.app, progress)
+
+
+def _delete_workflow_secret(name: str, app: str, progress: Progress) -> None:
     sm = client("secretsmanager")
     try:
         desc = sm.describe_secret(SecretId=name)
@@ -31,8 +42,8 @@ def undo_config_secret(item: ConfigSecret, cfg: dict[str, Any], progress: Progre
         return
     # Only the secret the workflow created: a user's own secret tagged heroku2aws:app under the same prefix is
     # never deleted (and the role may not delete it either).
-    if not names.is_workflow_secret(desc.get("Tags"), item.app):
-        progress.did(f"left secret {name}: not tagged {names.MANAGED_TAG}=true and {names.APP_TAG}={item.app}")
+    if not names.is_workflow_secret(desc.get("Tags"), app):
+        progress.did(f"left secret {name}: not tagged {names.MANAGED_TAG}=true and {names.APP_TAG}={app}")
         return
     # A recovery window, not a force delete: a person can still restore it for 7 days.
     sm.delete_secret(SecretId=desc["ARN"], RecoveryWindowInDays=7)

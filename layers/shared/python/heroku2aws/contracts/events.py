@@ -12,10 +12,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .input import ExecutionInput
+from .input import ExecutionInput, PendingInput
 from .results import FormationItem
 
-__all__ = ["CheckServicesEvent", "HealthGateEvent", "HerokuControlEvent", "PlanServicesEvent", "RollbackEvent",
+__all__ = ["CheckServicesEvent", "CompleteInputEvent", "HealthGateEvent", "HerokuControlEvent", "PlanServicesEvent", "RollbackEvent",
            "StageEvent", "SwitchSecretsEvent", "ValidateEvent", "VerifyDataEvent"]
 
 Direction = Literal["target", "source"]
@@ -72,6 +72,13 @@ class VerifyDataEvent(StageEvent):
     # streaming copy task, the post-data task after a DMS load, or the change-capture drain check. When set, the
     # tables are not compared again here (issue 18: no check twice, none bound by this Lambda's 900 s).
     postgres_verified_by: Literal["copy task", "post-data task", "change-capture drain check"] | None = None
+
+
+class CompleteInputEvent(_Event):
+    """complete_input: the minimal input completed from the landing, before the source secrets exist."""
+
+    input: PendingInput
+    execution_id: str
 
 
 class RollbackEvent(_Event):

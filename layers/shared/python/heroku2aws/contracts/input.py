@@ -258,6 +258,84 @@ class ExecutionInput(_Model):
         return self
 
 
+# ------------------------------------------------------------------ the minimal input (Landing=create, issue 16)
+# Interface B: the app, the Heroku key's secret and the domain, plus optional choices; the validate step completes it
+# from the landing stack (heroku2aws.steps.validate_input.complete_from_landing) and the "Create the source secrets"
+# step from Heroku's live config vars (heroku2aws.steps.complete_input). Every later step sees ExecutionInput.
+
+HEROKU_TARGET_PATTERN = r"^[A-Za-z0-9.-]+\.herokudns\.com\.?$"
+RECORD_NAME_PATTERN = r"^([A-Za-z0-9_-]{1,63}\.)+[A-Za-z]{2,63}\.?$"
+#: Keys only the full (bring-your-own) input has: any of them at the top level means the full shape.
+FULL_ONLY_KEYS = ("source", "target", "load_balancer")
+
+
+class LandingDns(_Model):
+    record_name: str = Field(pattern=RECORD_NAME_PATTERN, max_length=253,
+                             description="The app's custom domain (the landing's Domain).")
+    heroku_target: str | None = Field(default=None, pattern=HEROKU_TARGET_PATTERN,
+                                      description="Omit: read from Heroku's domain (GET /apps/{app}/domains/{host}).")
+    ttl: int = Field(default=60, ge=1, le=60)
+
+
+class LandingDatabase(_Model):
+    strategy: Strategy = "dms-full-load"
+    dms_instance_class: str = Field(default="dms.t3.medium", pattern=r"^dms\.[a-z0-9]+\.[a-z0-9]+$")
+    dms_allocated_storage_gb: int = Field(default=50, ge=5, le=6144)
+    dump_restore_jobs: int = Field(default=4, ge=1, le=32)
+
+
+class LandingEcs(_Model):
+    procfile: str | None = Field(default=None, max_length=20000)
+    dyno_sizes: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]{1,40}$")], FargateSize] = Field(
+        default_factory=dict, max_length=64)
+
+
+class MinimalInput(_Model):
+    """The execution input of a stack deployed with Landing=create: what only the user knows."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, title="heroku2aws minimal execution input")
+
+    version: Literal[1] = 1
+    heroku: Heroku
+    dns: LandingDns
+    image: str | None = Field(default=None, min_length=3, max_length=1024, pattern=r"^[^\s]+$",
+                              description="The app's container image.")
+    health_url: str | None = Field(default=None, pattern=r"^https?://[^\s@]+$",
+                                   description="Omit: https://<the landing's ALB><HealthCheckPath>.")
+    ecs: LandingEcs = LandingEcs()
+    database: LandingDatabase = LandingDatabase()
+    traffic: Traffic = Traffic()
+    timings: Timings = Timings()
+    approval: Approval = Approval()
+    rollback: Rollback = Rollback()
+    scheduler: Scheduler = Scheduler()
+
+
+class PendingDns(Dns):
+    heroku_target: str | None = Field(default=None, pattern=HEROKU_TARGET_PATTERN)  # type: ignore[assignment]
+
+
+class PendingInput(ExecutionInput):
+    """A minimal input completed from the landing, before the workflow has created the source secrets from Heroku's
+    config vars (``source`` absent) and read the domain's DNS target (``dns.heroku_target`` absent)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, title="heroku2aws pending execution input")
+
+    source: DataStores | None = None  # type: ignore[assignment]
+    dns: PendingDns  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _coherent(self) -> PendingInput:
+        if self.source is not None and self.source.postgres_secret_arn == self.target.postgres_secret_arn:
+            raise ValueError("source.postgres_secret_arn and target.postgres_secret_arn are the same secret")
+        return self
+
+
+def is_minimal(raw: dict) -> bool:
+    """True when ``raw`` has the minimal shape (none of the keys only the full input has)."""
+    return not any(key in raw for key in FULL_ONLY_KEYS)
+
+
 def json_schema() -> dict:
     schema = ExecutionInput.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"

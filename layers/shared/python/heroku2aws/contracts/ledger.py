@@ -17,7 +17,8 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 __all__ = ["KINDS", "AwsServicesPaused", "ConfigSecret", "Dms", "DnsRecords", "EcsServices", "HerokuFormation",
-           "HerokuMaintenance", "LedgerEntry", "SecretSwitch", "SourceReadOnly", "TargetDatabase", "TargetRedis",
+           "HerokuMaintenance", "LedgerEntry", "SecretSwitch", "SourceReadOnly", "SourceSecrets", "TargetDatabase",
+           "TargetRedis",
            "parse_entry"]
 
 
@@ -104,6 +105,14 @@ class TargetRedis(_Entry):
     kind: Literal["target-redis"]
 
 
+class SourceSecrets(_Entry):
+    """Stage 1b (minimal input, Landing=create): ``heroku2aws/<app>/source-postgres`` and ``source-redis``, written
+    from Heroku's config vars (deleted with a recovery window, like the config secret)."""
+
+    kind: Literal["source-secrets"]
+    app: str
+
+
 class SecretSwitch(_Entry):
     """Stage 6: DATABASE_URL / REDIS_URL in the config secret pointed at the targets (pointed back)."""
 
@@ -113,7 +122,7 @@ class SecretSwitch(_Entry):
 
 LedgerEntry = Annotated[
     ConfigSecret | EcsServices | Dms | DnsRecords | HerokuMaintenance | HerokuFormation | AwsServicesPaused
-    | TargetDatabase | TargetRedis | SecretSwitch | SourceReadOnly,
+    | TargetDatabase | TargetRedis | SecretSwitch | SourceReadOnly | SourceSecrets,
     Field(discriminator="kind"),
 ]
 
@@ -121,7 +130,7 @@ LedgerEntry = Annotated[
 KINDS: dict[str, type[_Entry]] = {
     get_args(model.model_fields["kind"].annotation)[0]: model
     for model in (ConfigSecret, EcsServices, Dms, DnsRecords, HerokuMaintenance, HerokuFormation,
-                  AwsServicesPaused, TargetDatabase, TargetRedis, SecretSwitch, SourceReadOnly)
+                  AwsServicesPaused, TargetDatabase, TargetRedis, SecretSwitch, SourceReadOnly, SourceSecrets)
 }
 
 _ADAPTER: TypeAdapter[LedgerEntry] = TypeAdapter(LedgerEntry)

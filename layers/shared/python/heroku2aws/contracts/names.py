@@ -52,6 +52,19 @@ def config_secret_name(app: str) -> str:
     return f"heroku2aws/{app}/config"
 
 
+def source_secret_name(app: str, store: str) -> str:
+    """``heroku2aws/<app>/source-postgres`` / ``source-redis``: written by the workflow from Heroku's config vars when
+    the input is the minimal one (heroku2aws.steps.complete_input)."""
+    return f"heroku2aws/{app}/source-{store}"
+
+
+def schedule_name(app: str, job: str) -> str:
+    """``h2a-<app>.<job>``: the EventBridge Scheduler schedule of one Heroku Scheduler job (CreateSchedule's Name: at
+    most 64 of ``[0-9a-zA-Z-_.]``). No app name holds a dot, so ``h2a-<app>.*`` is this app's only (the IAM resource
+    of the workflow's scheduler grants in template.yaml)."""
+    return f"h2a-{app}.{job}"
+
+
 def role_prefix(app: str) -> str:
     """The IAM role names the stack may pass to ECS (``iam:PassRole`` in template.yaml)."""
     return f"heroku2aws-{app}-"

@@ -322,6 +322,7 @@ class RollbackResult(_Result):
 #: one function answers several (``heroku_control`` by ``action``, ``verify_data`` by ``check``).
 RESULTS: dict[str, type[BaseModel] | tuple[str, str, dict[str, type[BaseModel]]]] = {
     "validate_input": ExecutionInput,
+    "complete_input": ExecutionInput,  # the minimal input made whole (Landing=create)
     "preflight": PreflightPlan,
     "import_config": ImportConfigResult,
     "plan_services": PlanServicesResult,
