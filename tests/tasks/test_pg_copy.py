@@ -198,3 +198,49 @@ def test_given_a_non_empty_target_when_copied_then_the_schema_step_fails_by_name
         copy_and_verify(source.url(app), target.url(db), jobs=2)
     assert "pg_restore (pre-data) failed" in str(caught.value)
     assert 'relation "customers" already exists' in str(caught.value)
+
+
+def test_given_the_target_connection_dropped_mid_stream_when_copying_then_it_fails_fast_naming_the_table(
+        pgh, source, target):
+    """A dropped target connection while rows flow: the task fails (it used to wait forever on the source's psql,
+    blocked writing into a pipe nobody read any more), naming the table; the rest is stopped."""
+    import threading
+    import time
+
+    app = pgh.new_db(source, "CREATE TABLE big (id bigint PRIMARY KEY, pad text NOT NULL); "
+                             "INSERT INTO big SELECT g, repeat(md5(g::text), 3) FROM generate_series(1, 600000) g; "
+                             "CREATE TABLE other (id int PRIMARY KEY); INSERT INTO other SELECT generate_series(1, 10)")
+    db = pgh.new_db(target)
+    dropped: dict = {}
+
+    def drop() -> None:
+        end = time.monotonic() + 60
+        while time.monotonic() < end and not dropped:
+            rows = pgh.run(target, "postgres", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                               f"WHERE datname = '{db}' AND application_name = 'heroku2aws-pg-copy' "
+                                               "AND query LIKE 'COPY %big% FROM STDIN%' AND state = 'active'")
+            if any(r[0] for r in rows):
+                dropped["yes"] = True
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=drop, daemon=True)
+    watcher.start()
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            copy_and_verify(source.url(app), target.url(db), jobs=2)
+        except TaskError as exc:
+            outcome["error"] = exc
+
+    copier = threading.Thread(target=run, daemon=True)  # a hang fails the test instead of stalling it
+    copier.start()
+    copier.join(timeout=90)
+    watcher.join(timeout=5)
+    assert dropped, "the copy of big was never seen streaming"
+    assert not copier.is_alive(), "the copy hung after its target connection dropped"
+    assert "error" in outcome
+    message = str(outcome["error"])
+    assert "copy of table public.big failed: psql on the target" in message, message
+    pgh.assert_no_secret(message, source, target)
+    assert pgh.run(target, db, "SELECT count(*) FROM big") == [(0,)]

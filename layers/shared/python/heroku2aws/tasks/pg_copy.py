@@ -407,12 +407,12 @@ class StreamCopy:
                 if not n:
                     break
                 moved += n
+            if broken:
+                sp.kill()  # the source's psql would block on a pipe nobody reads any more
             src_rc = sp.wait()
-            if src_rc != 0 or broken:
-                if src_rc != 0:
-                    tp.kill()  # before it sees end of input and commits a partial table
-                tp.wait()
-            else:
+            if src_rc != 0 and not broken:
+                tp.kill()  # before it sees end of input and commits a partial table
+            elif not broken:
                 with contextlib.suppress(BrokenPipeError):
                     tp.stdin.close()
             tgt_rc = tp.wait()
@@ -432,7 +432,7 @@ class StreamCopy:
                 tp.stdin.close()
         self.check()  # killed because another worker failed: that failure is the one to report
         if src_rc != 0 or tgt_rc != 0:
-            side = "source" if src_rc != 0 else "target"
+            side = "target" if broken or src_rc == 0 else "source"
             text = scrub(errs.get(side, b"").decode("utf-8", "replace").strip(), *self.urls)
             raise TaskError(f"psql on the {side} exited with {src_rc if side == 'source' else tgt_rc}: "
                             f"{text or 'no message'}", 1)
