@@ -6,7 +6,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ["bench.redis_copy", "bench.pg_verify", "bench.pg_verify_mixed", "bench.pg_freeze"]
+BENCHMARKS = ["bench.redis_copy", "bench.pg_verify", "bench.pg_verify_mixed", "bench.pg_freeze", "bench.freeze_estimate"]
 
 
 def main() -> int:

@@ -692,6 +692,12 @@ def make_plan(cfg, asl: dict, preflight: dict | None = None, placeholders: int =
             "dms_instance_hours": dms_hours,
             "history_events_max": _history(cfg, asl),
             "write_freeze_seconds": estimates_pf.get("write_freeze_seconds"),
+            # heroku2aws.freeze_estimate: the components (each with what it is computed from) and the basis
+            "write_freeze": {"components": estimates_pf.get("components") or [], "basis": estimates_pf.get("basis")}
+            if estimates_pf else None,
+            # postgres/parallel_load.py: MaxFullLoadSubTasks and the tables split, each choice with its reason
+            "dms_full_load": ((pf_plan or {}).get("postgres") or {}).get("dms_full_load") or None
+            if cfg.database.strategy != "dump-restore" else None,
             "assumptions": {
                 "poll_expectations_seconds": {p["expecting"]: p["expected_seconds"] for p in walk.polls},
                 "task_seconds": TASK_SECONDS,
@@ -830,7 +836,22 @@ def render(console, plan: dict[str, Any]) -> None:
     if pf is not None:
         rule("preflight")
         if pf.get("ok"):
-            line(f"passed; write freeze ≈ {_duration(e['write_freeze_seconds'])}", "green")
+            line(f"passed; write freeze ≈ {_duration(e['write_freeze_seconds'])} (an estimate)", "green")
+            freeze = e.get("write_freeze") or {}
+            for c in freeze.get("components") or []:
+                line(f"  {c['name']}: ≈ {_duration(c['seconds'])} — {c['basis']}")
+            if freeze.get("basis"):
+                line(f"  {freeze['basis']}", "dim")
+            dms = e.get("dms_full_load")
+            if dms:
+                line(f"DMS full load: MaxFullLoadSubTasks {dms['MaxFullLoadSubTasks']} — {dms['why']}")
+                for r in dms.get("ranges") or []:
+                    line(f"  {r['table']} split into {r['segments']} parallel-load ranges on "
+                         f"{', '.join(r['columns'])}: {r['why']}")
+                for table, why in (dms.get("not_split") or {}).items():
+                    line(f"  {table} loaded whole: {why}")
+                for url in dms.get("guidance") or []:
+                    line(f"  AWS guidance: {url}", "dim")
             for w in pf.get("warnings") or []:
                 line(f"warning: {w}", "yellow")
         else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from heroku2aws.steps.preflight import Findings, check_redis_pair, estimate, inspect_redis, inspect_target_postgres
@@ -97,26 +99,47 @@ def test_given_a_wrong_target_password_when_inspected_then_refused_without_url_o
     assert "not-the-password-42" not in problem and "postgresql://" not in problem
 
 
-def test_given_sizes_when_estimated_then_durations_follow_the_stated_assumptions():
-    gib = 1024 ** 3
-    full = estimate("dms-full-load", 10 * gib, 100 * 1024 ** 2, 50_000, jobs=4)
-    assert full.postgres_copy_seconds == 1024  # 10 GiB at 10 MB/s
-    assert full.redis_copy_seconds == 10       # 50,000 keys at 5,000 keys/s
-    assert full.write_freeze_seconds == 300 + 1024 + full.verify_seconds
-    cdc = estimate("dms-cdc", 10 * gib, 0, 0, jobs=4)
-    assert cdc.write_freeze_seconds == 300 + 60 + cdc.verify_seconds
-    dump = estimate("dump-restore", 10 * gib, 0, 0, jobs=4)
-    assert dump.postgres_copy_seconds == 320   # 4 jobs at 8 MB/s
-    assert full.assumptions["dms_full_load_mb_per_s"] == 10.0
+def test_given_sizes_when_estimated_then_each_component_is_a_measured_size_over_a_stated_rate():
+    """Issue 18, 5: the freeze estimate is the sizes preflight measured over measured rates (and named assumptions),
+    component by component; Postgres and Redis side by side."""
+    from heroku2aws.freeze_estimate import ASSUMED, MEASURED, Sizes
 
+    gib, mb = 1024 ** 3, 1024 ** 2
+    sizes = Sizes(data_bytes=10 * gib, index_bytes=2 * gib, largest_data_bytes=3 * gib, largest_index_bytes=gib // 2,
+                  redis_keys=50_000, redis_bytes=100 * mb)
+    r, a = MEASURED, ASSUMED
+    dump = estimate("dump-restore", sizes, jobs=4)
+    stream = 10 * gib / (r.copy_bytes_per_s_per_stream * 4)
+    index = 2 * gib / (r.index_bytes_per_s_per_job * 4)
+    check = 10 * gib / r.verify_bytes_per_s
+    tail = (gib / 2) / r.index_bytes_per_s_per_job + 3 * gib / r.verify_bytes_per_s
+    redis = (50_000 / r.redis_copy_keys_per_s + 100 * mb / r.redis_copy_bytes_per_s
+             + 50_000 / r.redis_verify_keys_per_s + 100 * mb / r.redis_verify_bytes_per_s)
+    postgres = r.schema_seconds + max(stream, index, check) + tail + 10 * gib / r.post_data_bytes_per_s
+    expected = a.freeze_entry_seconds + a.task_start_seconds + max(postgres, redis) + a.switch_seconds
+    assert dump.write_freeze_seconds == math.ceil(expected)
+    names = [c["name"] for c in dump.components]
+    assert names[:2] == ["freeze entry", "ECS task start"] and names[-1] == "switch"
+    assert any(n.startswith("Redis: copy") for n in names) and any("verification" in n for n in names)
+    assert "an estimate" in dump.basis and "measured" in dump.basis
+    assert all(c["basis"] for c in dump.components)
+    assert dump.rates["copy_bytes_per_s_per_stream"] == r.copy_bytes_per_s_per_stream
 
-def test_given_a_database_whose_verification_may_not_fit_the_function_then_preflight_warns():
-    from heroku2aws.steps.preflight import VERIFY_FUNCTION_SECONDS, verify_budget_warning
+    full = estimate("dms-full-load", sizes, jobs=4, subtasks=8, load_units=20)
+    load = max(10 * gib / (a.dms_bytes_per_s_per_subtask * 8), 3 * gib / a.dms_bytes_per_s_per_subtask)
+    assert full.postgres_copy_seconds >= math.floor(load + a.task_start_seconds)
+    assert any("assumed: no DMS to measure here" in c["basis"] for c in full.components)
+    assert full.assumptions["dms_full_load_mb_per_s"] == a.dms_bytes_per_s_per_subtask * 8 / mb
 
-    gib = 1024 ** 3
-    assert verify_budget_warning(10 * gib, estimate("dms-full-load", 10 * gib, 0, 0, jobs=4)) is None  # ~205 s
-    warning = verify_budget_warning(60 * gib, estimate("dms-full-load", 60 * gib, 0, 0, jobs=4))  # ~1229 s
-    assert warning is not None and "60 GiB" in warning and f"{VERIFY_FUNCTION_SECONDS} s limit" in warning
+    cdc = estimate("dms-cdc", sizes, jobs=4)
+    assert cdc.write_freeze_seconds == math.ceil(a.freeze_entry_seconds + a.task_start_seconds + max(
+        a.cdc_catch_up_seconds, redis) + a.switch_seconds)
+    no_redis = estimate("dms-cdc", Sizes(data_bytes=10 * gib, index_bytes=0, largest_data_bytes=0, largest_index_bytes=0),
+                        jobs=4)
+    assert no_redis.write_freeze_seconds == math.ceil(a.freeze_entry_seconds + a.cdc_catch_up_seconds + a.switch_seconds)
+    # more jobs: a shorter copy; the verification (one verifier) and the tail do not shrink
+    more = estimate("dump-restore", sizes, jobs=8)
+    assert more.postgres_copy_seconds < dump.postgres_copy_seconds and more.verify_seconds == dump.verify_seconds
 
 
 def test_given_the_template_when_read_then_the_verify_budget_is_the_functions_timeout():

@@ -265,6 +265,39 @@ def test_preflight_adds_the_write_freeze_and_the_formation(tmp_path, capsys, mon
     assert "write freeze ≈ 30 min" in err and "without a primary key" in err
 
 
+def test_the_plan_lists_the_freeze_components_and_each_dms_choice(tmp_path, capsys, monkeypatch):
+    """Issue 18, 4-5: the freeze estimate's components with what each is computed from, and the DMS full load's
+    MaxFullLoadSubTasks and ranges with their reasons and AWS's guidance, as preflight gave them."""
+    components = [{"name": "freeze entry", "seconds": 20, "basis": "assumed: Heroku maintenance"},
+                  {"name": "Postgres: DMS full load", "seconds": 640, "basis": "12 GB at 2 MB/s x 8 subtasks"},
+                  {"name": "switch", "seconds": 300, "basis": "assumed: redeploy"}]
+    dms = {"MaxFullLoadSubTasks": 8, "why": "14 load unit(s); capped by the replication instance",
+           "ranges": [{"table": "public.events", "segments": 4, "columns": ["id"], "why": "40.0 GiB, above its share"}],
+           "not_split": {"public.blobs": "DMS cannot range on k (text)"},
+           "guidance": ["https://docs.aws.amazon.com/dms/latest/userguide/CHAP_Tasks.CustomizingTasks.TaskSettings"
+                        ".FullLoad.html"]}
+
+    def run(cfg):
+        return {"app": cfg.heroku.app, "warnings": [], "postgres": {"dms_full_load": dms},
+                "estimates": {"postgres_copy_seconds": 640, "redis_copy_seconds": 0, "verify_seconds": 60,
+                              "write_freeze_seconds": 960, "components": components,
+                              "basis": "an estimate: the sizes preflight measured divided by rates measured on X"}}
+
+    fake_preflight(monkeypatch, run)
+    rc, out, err = plan(capsys, "--input", str(write(tmp_path, PRODUCTION)), "--preflight", "--json")
+    assert rc == 0, err
+    p = last_json(out)
+    assert p["estimates"]["write_freeze"]["components"] == components
+    assert p["estimates"]["dms_full_load"]["MaxFullLoadSubTasks"] == 8
+    assert "write freeze ≈ 16 min (an estimate)" in err
+    assert "Postgres: DMS full load: ≈ 11 min — 12 GB at 2 MB/s x 8 subtasks" in err
+    assert "an estimate: the sizes preflight measured" in err
+    assert "MaxFullLoadSubTasks 8 — 14 load unit(s); capped by the replication instance" in err
+    assert "public.events split into 4 parallel-load ranges on id: 40.0 GiB, above its share" in err
+    assert "public.blobs loaded whole: DMS cannot range on k (text)" in err
+    assert "AWS guidance: https://docs.aws.amazon.com/dms/latest/userguide/" in err
+
+
 def test_a_preflight_refusal_exits_1_and_lists_the_problems(tmp_path, capsys, monkeypatch):
     def run(cfg):
         raise PreflightFailed("preflight refused the migration of acme-storefront (1 problem): 1) dms-cdc needs REPLICATION")

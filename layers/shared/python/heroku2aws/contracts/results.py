@@ -70,6 +70,10 @@ class Estimates(_Report):
     verify_seconds: int
     write_freeze_seconds: int
     assumptions: dict[str, float]
+    # heroku2aws.freeze_estimate: each component with what it is computed from, the basis, the measured rates
+    components: list[dict[str, Any]] = []
+    basis: str = ""
+    rates: dict[str, float] = {}
 
 
 class HerokuProcess(_Report):

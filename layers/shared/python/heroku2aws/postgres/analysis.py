@@ -78,6 +78,7 @@ class TableInfo(BaseModel):
     parent: str | None = None  # the partitioned table a partition belongs to
     rows_estimate: int | None  # planner statistics (None: never analysed)
     size_bytes: int  # with indexes and TOAST; a partitioned table: the sum of its leaves
+    index_bytes: int = 0  # of those, its indexes' (the freeze estimate: index builds)
     has_primary_key: bool
     has_unique_not_null: bool  # a unique, non-partial, NOT NULL index DMS could use instead
     replica_identity: ReplicaIdentity
@@ -153,6 +154,8 @@ class PostgresAnalysis(BaseModel):
     tables_truncated: bool = False  # compact() dropped the smallest tables from `tables`
     table_count: int
     rows_estimate: int
+    data_bytes: int = 0   # heap + TOAST of every stored table (what a copy streams)
+    index_bytes: int = 0  # their indexes (what a copy builds)
     tables_without_key: list[str]  # DMS cannot apply changes to these (CDC); full load is fine
     extensions: list[ExtensionInfo]
     unsupported_extensions: list[str]  # installed here, not in RDS_PG15_EXTENSIONS
@@ -191,7 +194,7 @@ def extensions_missing_on(source: PostgresAnalysis, target: PostgresAnalysis) ->
 _TABLES = """
 SELECT n.nspname, c.relname, c.relkind::text, c.relispartition,
        CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::int8 END,
-       pg_catalog.pg_total_relation_size(c.oid),
+       pg_catalog.pg_total_relation_size(c.oid), pg_catalog.pg_indexes_size(c.oid),
        EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary),
        EXISTS (SELECT 1 FROM pg_catalog.pg_index i
                 WHERE i.indrelid = c.oid AND i.indisunique AND i.indimmediate AND i.indpred IS NULL
@@ -272,7 +275,7 @@ def analyze_connection(conn: psycopg.Connection, *, dms_instance_class: str | No
     inheritance_parents: list[str] = []
     extension_tables: list[str] = []
     sub_partitioned: set[str] = set()
-    for (schema, rel, kind, is_part, reltuples, total, has_pk, has_unn, ident, parent, has_children,
+    for (schema, rel, kind, is_part, reltuples, total, indexes, has_pk, has_unn, ident, parent, has_children,
          ext_member, partkey) in conn.execute(sql.SQL(_TABLES).format(app=app)).fetchall():
         name = qualified(schema, rel)
         if ext_member:
@@ -293,6 +296,7 @@ def analyze_connection(conn: psycopg.Connection, *, dms_instance_class: str | No
             name=name, schema_name=schema, table_name=rel,
             kind="partitioned" if kind == "p" else ("partition" if is_part else "table"),
             parent=parent if is_part else None, rows_estimate=reltuples, size_bytes=int(total or 0),
+            index_bytes=int(indexes or 0),
             has_primary_key=bool(has_pk), has_unique_not_null=bool(has_unn),
             replica_identity=_REPLICA_IDENTITY.get(ident, "default"),
         ))
@@ -302,6 +306,7 @@ def analyze_connection(conn: psycopg.Connection, *, dms_instance_class: str | No
         leaf_tables = [by_name[n] for n in p.partitions if n in by_name]
         root = by_name[p.name]
         root.size_bytes = sum(t.size_bytes for t in leaf_tables)
+        root.index_bytes = sum(t.index_bytes for t in leaf_tables)
         root.rows_estimate = sum(t.rows_estimate or 0 for t in leaf_tables)
     for name in sub_partitioned:  # an intermediate level is partitioned too: sum its own leaves
         if name in by_name:
@@ -311,6 +316,7 @@ def analyze_connection(conn: psycopg.Connection, *, dms_instance_class: str | No
             leaf_tables = [by_name[qualified(r[3], r[4])] for r in tree if r[1] and qualified(r[3], r[4]) in by_name]
             sub.kind = "partitioned"
             sub.size_bytes = sum(t.size_bytes for t in leaf_tables)
+            sub.index_bytes = sum(t.index_bytes for t in leaf_tables)
             sub.rows_estimate = sum(t.rows_estimate or 0 for t in leaf_tables)
 
     stored = [t for t in tables if t.kind != "partitioned"]
@@ -364,6 +370,7 @@ def analyze_connection(conn: psycopg.Connection, *, dms_instance_class: str | No
         server_version=version, server_version_num=version_num, database=db, size_bytes=int(size),
         encoding=encoding, schemas=schemas, tables=tables, table_count=len(tables),
         rows_estimate=sum(t.rows_estimate or 0 for t in stored), tables_without_key=without_key,
+        data_bytes=sum(t.size_bytes - t.index_bytes for t in stored), index_bytes=sum(t.index_bytes for t in stored),
         extensions=extensions, unsupported_extensions=unsupported, available_extensions=available,
         sequences=sequences, large_objects=large_objects, partitioned_tables=partitioned,
         inheritance_parents=inheritance_parents, extension_tables=extension_tables,

@@ -29,7 +29,8 @@ Return (:class:`~heroku2aws.contracts.results.PreflightPlan` as JSON)::
      "processes": [{"type", "quantity", "size", "cpu", "memory"}],   # what plan_services will create
      "estimates": {"database_bytes", "redis_bytes", "redis_keys", "postgres_copy_seconds",
                    "redis_copy_seconds", "verify_seconds", "write_freeze_seconds",
-                   "assumptions": {name: value, ...}},              # see ASSUMPTIONS
+                   "components": [{"name", "seconds", "basis"}], "basis": "...",   # heroku2aws.freeze_estimate
+                   "rates": {name: value}, "assumptions": {name: value, ...}},
      "warnings": ["..."]}
 
 Every check runs, then :class:`~heroku2aws.contracts.errors.PreflightFailed` lists *every* refusal at once
@@ -67,12 +68,14 @@ from __future__ import annotations
 import math
 import os
 import re
+from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
 from botocore.exceptions import ClientError
 
+from .. import freeze_estimate
 from ..clients import connections
 from ..clients.aws import client, error_code
 from ..clients.heroku import HerokuClient
@@ -101,38 +104,18 @@ from .plan_services import build_plan, dyno_to_fargate, process_types
 
 log = get_logger("preflight")
 
-__all__ = ["ASSUMPTIONS", "estimate", "inspect_dns", "inspect_redis", "inspect_target_postgres", "run_preflight"]
+__all__ = ["ASSUMPTIONS", "estimate", "inspect_dns", "inspect_redis", "inspect_target_postgres", "run_preflight",
+           "sizes_of"]
 
 # ------------------------------------------------------------------------------ assumptions
 
-#: Throughputs behind the estimates (rough, conservative; stated in the plan so nobody mistakes them for
-#: measurements). DMS: a dms.t3.medium full load of a Heroku source over TLS, 8 parallel sub-tasks.
-DMS_FULL_LOAD_MB_PER_S = 10.0
-#: pg_dump -Fd -j N | pg_restore -j N from a Fargate task: per job.
-DUMP_RESTORE_MB_PER_S_PER_JOB = 8.0
-#: dms-cdc: the copy happens before the freeze; the freeze waits for CDC to catch up.
-CDC_CATCH_UP_SECONDS = 60
-#: Redis SCAN + DUMP/PTTL + RESTORE, pipelined, from a task in the VPC.
-REDIS_KEYS_PER_S = 5000.0
-REDIS_MB_PER_S = 20.0
-#: Parity checks (row counts and checksums) read both databases.
-VERIFY_MB_PER_S = 50.0
-#: The verify function's Timeout in template.yaml (Lambda's maximum): verification must fit in it.
+#: The write freeze's estimate: measured rates and stated assumptions (heroku2aws.freeze_estimate).
+ASSUMPTIONS: dict[str, float] = {k: float(v) for k, v in asdict(freeze_estimate.ASSUMED).items()}
+#: The verify function's Timeout in template.yaml (Lambda's maximum). Verification no longer runs there for the
+#: copy's tables (the copy tasks verify them: issue 18), so it bounds no database size.
 VERIFY_FUNCTION_SECONDS = 900
-#: Maintenance on, services paused, secrets flipped, redeploy, health check.
-SWITCH_OVERHEAD_SECONDS = 300
 #: Below this many free connections on the source, warn: the ECS services open their own pools.
 MIN_CONNECTION_HEADROOM = 10
-
-ASSUMPTIONS: dict[str, float] = {
-    "dms_full_load_mb_per_s": DMS_FULL_LOAD_MB_PER_S,
-    "dump_restore_mb_per_s_per_job": DUMP_RESTORE_MB_PER_S_PER_JOB,
-    "cdc_catch_up_seconds": CDC_CATCH_UP_SECONDS,
-    "redis_keys_per_s": REDIS_KEYS_PER_S,
-    "redis_mb_per_s": REDIS_MB_PER_S,
-    "verify_mb_per_s": VERIFY_MB_PER_S,
-    "switch_overhead_seconds": SWITCH_OVERHEAD_SECONDS,
-}
 
 MB = 1024 * 1024
 
@@ -416,28 +399,27 @@ def inspect_task_image(findings: Findings, ecr=None) -> None:
             findings.warn(f"could not check the tasks' image {repository}:{tag} ({code})")
 
 
-def estimate(strategy: str, database_bytes: int, redis_bytes: int, redis_keys: int, jobs: int) -> Estimates:
-    """Rough durations from :data:`ASSUMPTIONS` (seconds, rounded up)."""
-    mb = database_bytes / MB
-    rate = DUMP_RESTORE_MB_PER_S_PER_JOB * max(1, jobs) if strategy == "dump-restore" else DMS_FULL_LOAD_MB_PER_S
-    copy = mb / rate
-    redis_copy = max(redis_keys / REDIS_KEYS_PER_S, (redis_bytes / MB) / REDIS_MB_PER_S)
-    verify = mb / VERIFY_MB_PER_S
-    in_freeze_copy = CDC_CATCH_UP_SECONDS if strategy == "dms-cdc" else copy
-    freeze = SWITCH_OVERHEAD_SECONDS + max(in_freeze_copy, redis_copy) + verify
-    return Estimates(database_bytes=int(database_bytes), redis_bytes=int(redis_bytes), redis_keys=int(redis_keys),
-                     postgres_copy_seconds=math.ceil(copy), redis_copy_seconds=math.ceil(redis_copy),
-                     verify_seconds=math.ceil(verify), write_freeze_seconds=math.ceil(freeze),
-                     assumptions=dict(ASSUMPTIONS))
+def sizes_of(source, redis_bytes: int = 0, redis_keys: int = 0) -> freeze_estimate.Sizes:
+    """What the estimate needs from the source's analysis: table and index bytes, the largest load unit's."""
+    stored = [t for t in source.tables if t.kind != "partitioned"]
+    largest = max(stored, key=lambda t: t.size_bytes - t.index_bytes, default=None)
+    split = {r.table: len(r.boundaries) + 1 for r in (source.parallel_load.ranges if source.parallel_load else [])}
+    unit = max(((t.size_bytes - t.index_bytes) / split.get(t.name, 1) for t in stored), default=0)
+    return freeze_estimate.Sizes(
+        data_bytes=source.data_bytes, index_bytes=source.index_bytes,
+        largest_data_bytes=int(unit if split else (largest.size_bytes - largest.index_bytes if largest else 0)),
+        largest_index_bytes=largest.index_bytes if largest else 0, redis_keys=redis_keys, redis_bytes=redis_bytes)
 
 
-def verify_budget_warning(database_bytes: int, estimates: Estimates) -> str | None:
-    """A warning when verification may not fit in the verify function's time limit (80 % of it)."""
-    if estimates.verify_seconds <= 0.8 * VERIFY_FUNCTION_SECONDS:
-        return None
-    return (f"verifying {database_bytes / 1024 ** 3:.0f} GiB is estimated at {estimates.verify_seconds} s (at "
-            f"{VERIFY_MB_PER_S:.0f} MB/s), near the verify function's {VERIFY_FUNCTION_SECONDS} s limit: if it times "
-            "out the migration rolls back after the copy; measure `heroku2aws pg-verify` against a restored copy first")
+def estimate(strategy: str, sizes: freeze_estimate.Sizes, jobs: int, subtasks: int = 8, load_units: int = 1) -> Estimates:
+    """The write freeze, estimated from measured rates and stated assumptions (heroku2aws.freeze_estimate)."""
+    e = freeze_estimate.estimate_freeze(strategy, sizes, jobs=jobs, subtasks=subtasks, load_units=load_units)
+    assumptions = {**e.assumptions, "dms_full_load_mb_per_s": e.assumptions["dms_bytes_per_s_per_subtask"] * subtasks / MB}
+    return Estimates(database_bytes=sizes.data_bytes + sizes.index_bytes, redis_bytes=sizes.redis_bytes,
+                     redis_keys=sizes.redis_keys, postgres_copy_seconds=math.ceil(e.postgres_copy_seconds),
+                     redis_copy_seconds=math.ceil(e.redis_seconds), verify_seconds=math.ceil(e.verify_seconds),
+                     write_freeze_seconds=e.seconds, assumptions=assumptions,
+                     components=[c.model_dump() for c in e.components], basis=e.basis, rates=e.rates)
 
 
 # ------------------------------------------------------------------------------ processes
@@ -642,10 +624,11 @@ def run_preflight(cfg: ExecutionInput, *, heroku=None, route53=None, iam=None) -
     from ..postgres.mappings import dms_table_mappings
 
     source_doc = source.compact().model_dump(mode="json", exclude={"available_extensions", "parallel_load"})
-    estimates = estimate(cfg.database.strategy, source.size_bytes, src_r.used_memory if src_r else 0,
-                         src_r.keys if src_r else 0, cfg.database.dump_restore_jobs)
-    if (warning := verify_budget_warning(source.size_bytes, estimates)) is not None:
-        f.warn(warning)
+    parallel = source.parallel_load
+    estimates = estimate(cfg.database.strategy,
+                         sizes_of(source, src_r.used_memory if src_r else 0, src_r.keys if src_r else 0),
+                         cfg.database.dump_restore_jobs, subtasks=parallel.max_full_load_subtasks if parallel else 8,
+                         load_units=parallel.load_units if parallel else len(source.tables))
     plan = PreflightPlan(
         app=app,
         strategy=cfg.database.strategy,
