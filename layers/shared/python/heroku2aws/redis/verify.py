@@ -10,7 +10,11 @@ type and TTL of every key are always checked):
   scores, streams entry by entry plus their last ID, counters, consumer groups (last delivered ID, entries read),
   consumers and pending entries (ID, consumer, delivery count). Values above ``chunk`` members / ``chunk_bytes``
   bytes are compared in chunks, never whole, and never DUMPed.
-* **every target key** (SCAN on the target) exists on the source: a key only on the target is named.
+* **every target key** (SCAN on the target) exists on the source: a key only on the target is named. The forward
+  pass remembers a keyed 64-bit hash of each source key it judged (:class:`SeenKeys`, about 66 bytes a key, up to
+  :data:`MAX_REMEMBERED` keys a database); a target key it judged needs no more than the SCAN that lists it, and
+  only the others are looked up on the source (``EXISTS``, with the target's ``PTTL``). Before, every target key
+  took an ``EXISTS`` and a ``PTTL`` again: the reverse pass cost about as much as a third of the verification.
 * **expiry does not fool the verdict**: a key missing on the target whose source copy expires within the tolerance
   (or has expired) is no difference; nor is a key on the target, about to expire, whose source copy has expired.
   Key counts are what the scans saw, for the report; they are not compared (``DBSIZE`` counts expired keys not yet
@@ -21,8 +25,12 @@ The report names what differs (key names and what kind of difference; never a va
 
 from __future__ import annotations
 
+import hashlib
+import os
 import random
+import sys
 import time
+from collections.abc import Callable
 
 import hiredis
 
@@ -32,12 +40,50 @@ from .resp import Conn, encode, keyspace, pairs, scan_keys
 from .typed import READ_ALL, SIZE_CMD, TYPES
 from .urls import Endpoint
 
-__all__ = ["Comparer", "rdb_version", "stream_state_differs", "verify"]
+__all__ = ["MAX_REMEMBERED", "Comparer", "SeenKeys", "rdb_version", "stream_state_differs", "verify"]
+
+#: Source keys a database may have for the forward pass to remember them (:class:`SeenKeys`); above it, the reverse
+#: pass looks every target key up on the source, as it always did (memory stays bounded whatever the key count).
+MAX_REMEMBERED = 1_000_000
+#: Keys a reverse-pass SCAN asks for at once (the server's work is the same whatever the count: fewer round trips).
+REVERSE_SCAN_COUNT = 5000
 
 
 def rdb_version(payload: bytes) -> int | None:
     """The RDB version a ``DUMP`` payload was written with (the two bytes before its CRC64), or None."""
     return int.from_bytes(payload[-10:-8], "little") if isinstance(payload, bytes) and len(payload) >= 10 else None
+
+
+class SeenKeys:
+    """The source keys the forward pass judged, as keyed 64-bit hashes (never the keys: bounded memory).
+
+    Python's ``hash`` of bytes is SipHash keyed by a random per-process secret: nobody can choose a target key that
+    collides with a source key's, and two keys collide by chance once in 2**64. With hash randomization turned off
+    (``PYTHONHASHSEED``), a BLAKE2b keyed by a fresh random secret takes its place. A collision could only hide a key
+    that is on the target and not on the source: not a chance an adversary gets."""
+
+    def __init__(self) -> None:
+        self._hashes: set[int] = set()
+        self.digest: Callable[[bytes], int]
+        if sys.flags.hash_randomization:
+            self.digest = hash
+        else:
+            secret = os.urandom(16)
+
+            def keyed(k: bytes) -> int:
+                return int.from_bytes(hashlib.blake2b(k, digest_size=8, key=secret).digest(), "little")
+
+            self.digest = keyed
+
+    def add(self, key: bytes) -> None:
+        self._hashes.add(self.digest(key))
+
+    def unseen(self, keys: list[bytes]) -> list[bytes]:
+        hashes, digest = self._hashes, self.digest
+        return [k for k in keys if digest(k) not in hashes]
+
+    def __len__(self) -> int:
+        return len(self._hashes)
 
 
 class Comparer:
@@ -50,6 +96,7 @@ class Comparer:
         self.no_memory_usage = False        # the servers refuse MEMORY USAGE: sizes by type
         self._volatile: set[bytes] = set()  # keys of the batch being compared that have a TTL
         self._suspects: list[tuple[bytes, str]] = []
+        self.seen: SeenKeys | None = None   # the source keys judged in this database (None: not remembered)
 
     def differs(self, db: int, key: bytes, reason: str) -> None:
         """A value difference: final for a key without a TTL; for one with a TTL, only if the key is still there
@@ -127,6 +174,8 @@ class Comparer:
             if sttl == -2 or smem is None:
                 continue  # expired (or deleted) on the source since it was listed
             self.result.source_keys += 1
+            if self.seen is not None:
+                self.seen.add(k)
             if sttl >= 0:
                 self._volatile.add(k)
             if tttl == -2 or tmem is None:
@@ -187,6 +236,8 @@ class Comparer:
                 continue  # expired (or deleted) on the source since it was listed
             if not counted:
                 self.result.source_keys += 1
+                if self.seen is not None:
+                    self.seen.add(k)
             if ttype == "none":
                 if 0 <= sttl <= tol:
                     self.result.expiring += 1  # the copy expired first (its TTL was cut by its time in transit)
@@ -257,6 +308,16 @@ class Comparer:
                 reason = None if _same_value(kind, a, b) else f"{kind} values differ"
             if reason:
                 self.differs(db, k, reason)
+
+    def reverse(self, db: int, keys: list[bytes]) -> None:
+        """A batch of the target's SCAN: the keys the forward pass judged are counted; the others are looked up."""
+        if self.seen is None:
+            self.target_only(db, keys)
+            return
+        unseen = self.seen.unseen(keys)
+        self.result.target_keys += len(keys) - len(unseen)
+        if unseen:
+            self.target_only(db, unseen)
 
     def target_only(self, db: int, keys: list[bytes]) -> None:
         """Target keys ``keys`` that the source does not have (not counting copies about to expire)."""
@@ -514,6 +575,7 @@ def verify(source: Endpoint, target: Endpoint, opts: CopyOptions | None = None, 
             src.select(db)
             tgt.select(db)
             before = (result.source_keys, result.target_keys)
+            comparer.seen = SeenKeys() if src_ks.get(db, (0, 0))[0] <= MAX_REMEMBERED else None
             for keys in scan_keys(src, 1000):
                 if share >= 1:
                     comparer.compare(db, keys)
@@ -521,8 +583,9 @@ def verify(source: Endpoint, target: Endpoint, opts: CopyOptions | None = None, 
                     picked = {k for k in keys if rng.random() < share}
                     comparer.compare(db, [k for k in keys if k in picked])
                     comparer.compare(db, [k for k in keys if k not in picked], values=False)
-            for keys in scan_keys(tgt, 1000):
-                comparer.target_only(db, keys)
+            for keys in scan_keys(tgt, REVERSE_SCAN_COUNT):
+                comparer.reverse(db, keys)
+            comparer.seen = None
             result.counts[db] = (result.source_keys - before[0], result.target_keys - before[1])
             if result.presence_dbs.get(db):
                 result.count_mismatches.append(db)
