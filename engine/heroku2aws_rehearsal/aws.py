@@ -71,6 +71,9 @@ class EmulatedAws:
 
             emulated_iam.apply()  # every principal calls as itself, every request is authorized
             emulated_events.apply()  # EventBridge rules deliver to their targets
+            from .services import scheduler as emulated_scheduler
+
+            emulated_scheduler.apply()  # EventBridge Scheduler refuses what the service refuses
             from moto.server import ThreadedMotoServer
 
             self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)

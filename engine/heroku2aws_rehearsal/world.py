@@ -467,6 +467,8 @@ class World:
                   for i in dms.describe_replication_instances()["ReplicationInstances"]}
         found |= {f"dms-subnet-group:{g.get('ReplicationSubnetGroupIdentifier', '<unnamed>')}"
                   for g in dms.describe_replication_subnet_groups()["ReplicationSubnetGroups"]}
+        for schedule in aws.client("scheduler").list_schedules()["Schedules"]:
+            found.add(f"schedule:{schedule['Name']}")
         r53 = aws.client("route53")
         for zone in r53.list_hosted_zones()["HostedZones"]:
             for rr in r53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]:

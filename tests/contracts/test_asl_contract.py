@@ -322,7 +322,8 @@ def name_findings(asl: dict[str, Any]) -> list[str]:
                     continue  # a message that mentions the app
                 name = "".join(p[1:-1] if p.startswith("'") else "*" if not re.fullmatch(r"\$[\w.]*app", p)
                                else SAMPLE_APP for p in parts)
-                if name not in known and not fnmatch.fnmatchcase(name, names.ecs_name(SAMPLE_APP, "*")):
+                if name not in known and not fnmatch.fnmatchcase(name, names.ecs_name(SAMPLE_APP, "*")) \
+                        and not fnmatch.fnmatchcase(name, names.schedule_name(SAMPLE_APP, "*")):
                     out.append(f"{path}: builds the name {concat!r} (for app {SAMPLE_APP}: {name!r}), not one "
                                f"contracts/names.py builds ({', '.join(sorted(known))}, "
                                f"{names.ecs_name(SAMPLE_APP, '<type>')})")

@@ -59,7 +59,7 @@ def test_jobs_become_a_task_definition_and_disabled_schedules_running_the_comman
     assert all(e["Name"] != "PORT" for e in container["Environment"])
     assert container["LogConfiguration"]["Options"]["awslogs-stream-prefix"] == "scheduler"
     valid("ecs", "RegisterTaskDefinition", {k: v for k, v in td.items()})
-    assert out["names"] == ["h2a-acme-storefront-nightly-report", "h2a-acme-storefront-sweep"]
+    assert out["names"] == ["h2a-acme-storefront.nightly-report", "h2a-acme-storefront.sweep"]
     nightly, sweep = out["schedules"]
     assert (nightly["ScheduleExpression"], nightly["ScheduleExpressionTimezone"], nightly["State"]) == (
         "cron(0 2 * * ? *)", "UTC", "DISABLED")

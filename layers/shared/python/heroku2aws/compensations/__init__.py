@@ -27,6 +27,7 @@ from .dns import undo_dns
 from .ecs import undo_ecs_services, undo_services_paused
 from .heroku import undo_heroku_formation, undo_heroku_maintenance
 from .progress import Progress
+from .scheduler import undo_scheduled_jobs
 from .source_freeze import undo_source_read_only
 from .stores import undo_target_database, undo_target_redis
 
@@ -48,4 +49,5 @@ COMPENSATIONS: dict[str, Compensation] = {
     "secret-switch": undo_secret_switch,
     "source-read-only": undo_source_read_only,
     "source-secrets": undo_source_secrets,
+    "scheduled-jobs": undo_scheduled_jobs,
 }

@@ -178,10 +178,10 @@ class Rollback(_Model):
 
 class SchedulerJob(_Model):
     """One Heroku Scheduler job (Heroku Scheduler has no public API: the user copies its jobs here). The workflow
-    creates it as the EventBridge Scheduler schedule ``h2a-<app>-<name>`` running the app's image with the command,
+    creates it as the EventBridge Scheduler schedule ``h2a-<app>.<name>`` running the app's image with the command,
     disabled until the switch."""
 
-    # The schedule's name "h2a-<app>-<name>" must fit CreateSchedule's Name (1-64 of [0-9a-zA-Z-_.]: botocore
+    # The schedule's name "h2a-<app>.<name>" must fit CreateSchedule's Name (1-64 of [0-9a-zA-Z-_.]: botocore
     # scheduler CreateSchedule): 4 + 30 (the longest app name) + 1 + 29.
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,28}$", description="The job's name (names its schedule).")
     command: str = Field(min_length=1, max_length=4096, description="The command, as Heroku Scheduler runs it.")

@@ -17,8 +17,8 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 __all__ = ["KINDS", "AwsServicesPaused", "ConfigSecret", "Dms", "DnsRecords", "EcsServices", "HerokuFormation",
-           "HerokuMaintenance", "LedgerEntry", "SecretSwitch", "SourceReadOnly", "SourceSecrets", "TargetDatabase",
-           "TargetRedis",
+           "HerokuMaintenance", "LedgerEntry", "ScheduledJobs", "SecretSwitch", "SourceReadOnly", "SourceSecrets",
+           "TargetDatabase", "TargetRedis",
            "parse_entry"]
 
 
@@ -113,6 +113,14 @@ class SourceSecrets(_Entry):
     app: str
 
 
+class ScheduledJobs(_Entry):
+    """Stage 3: the EventBridge Scheduler schedules made of Heroku Scheduler's jobs (``h2a-<app>.<job>``, deleted)."""
+
+    kind: Literal["scheduled-jobs"]
+    app: str
+    names: list[str] = Field(default_factory=list)
+
+
 class SecretSwitch(_Entry):
     """Stage 6: DATABASE_URL / REDIS_URL in the config secret pointed at the targets (pointed back)."""
 
@@ -122,7 +130,7 @@ class SecretSwitch(_Entry):
 
 LedgerEntry = Annotated[
     ConfigSecret | EcsServices | Dms | DnsRecords | HerokuMaintenance | HerokuFormation | AwsServicesPaused
-    | TargetDatabase | TargetRedis | SecretSwitch | SourceReadOnly | SourceSecrets,
+    | TargetDatabase | TargetRedis | SecretSwitch | SourceReadOnly | SourceSecrets | ScheduledJobs,
     Field(discriminator="kind"),
 ]
 
@@ -130,7 +138,8 @@ LedgerEntry = Annotated[
 KINDS: dict[str, type[_Entry]] = {
     get_args(model.model_fields["kind"].annotation)[0]: model
     for model in (ConfigSecret, EcsServices, Dms, DnsRecords, HerokuMaintenance, HerokuFormation,
-                  AwsServicesPaused, TargetDatabase, TargetRedis, SecretSwitch, SourceReadOnly, SourceSecrets)
+                  AwsServicesPaused, TargetDatabase, TargetRedis, SecretSwitch, SourceReadOnly, SourceSecrets,
+                  ScheduledJobs)
 }
 
 _ADAPTER: TypeAdapter[LedgerEntry] = TypeAdapter(LedgerEntry)

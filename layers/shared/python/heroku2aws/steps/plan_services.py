@@ -500,16 +500,11 @@ NO_JOB_COMMAND = "echo 'heroku2aws: a scheduled job runs with the command its sc
 SCHEDULER = "scheduler"
 
 
-def schedule_name(app: str, job: str) -> str:
-    """``h2a-<app>-<job>``: at most 64 characters of ``[0-9a-zA-Z-_.]`` (CreateSchedule's Name, botocore)."""
-    return f"h2a-{app}-{job}"
-
-
 def scheduled_jobs(cfg: ExecutionInput, result: PlanServicesResult) -> dict[str, Any]:
     """Heroku Scheduler's jobs as EventBridge Scheduler schedules running one task each.
 
     One task definition ``<app>-scheduler`` (the app's image, config vars and logs, as the processes'; its size the
-    smallest job's) and one schedule ``h2a-<app>-<job>`` per job, created DISABLED (enabled at the switch). The
+    smallest job's) and one schedule ``h2a-<app>.<job>`` per job, created DISABLED (enabled at the switch). The
     schedule's target is ECS RunTask on the app's cluster and network (EcsParameters), and its ``Input`` is the
     RunTask ``overrides``: the job's command as the container's command (under the same wrapper as the processes,
     so it starts as Heroku starts a one-off dyno) and the job's size as task cpu/memory when it differs. EventBridge
@@ -537,7 +532,7 @@ def scheduled_jobs(cfg: ExecutionInput, result: PlanServicesResult) -> dict[str,
         if sizes_of[job.name] != (cpu, memory):
             overrides["cpu"], overrides["memory"] = (str(v) for v in sizes_of[job.name])
         schedules.append({
-            "Name": schedule_name(app, job.name),
+            "Name": names.schedule_name(app, job.name),
             "GroupName": "default",
             "Description": f"heroku2aws: the Heroku Scheduler job {job.name} of {app}",
             "ScheduleExpression": job.schedule,
