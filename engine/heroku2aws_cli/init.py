@@ -300,6 +300,11 @@ def choose(s: Survey, domain: str, zone_id: str, *, postgres_version: str | None
     """The landing's parameters for what the survey found, with the reason for each choice."""
     why: list[str] = []
     warnings: list[str] = []
+    # The template's own constraints (HealthCheckPath, AppPort): refused here, not by `sam deploy` later.
+    if not re.fullmatch(r"/[\x21-\x7e]{0,1023}", health_check_path):
+        raise InitError(f"--health-path {health_check_path!r}: a path starting with '/', printable ASCII, no spaces")
+    if not 1 <= app_port <= 65535:
+        raise InitError(f"--port {app_port}: not a TCP port")
     custom = {str(d.get("hostname")).lower(): d for d in s.domains if d.get("kind") == "custom"}
     record = custom.get(domain.lower().rstrip("."))
     if record is None:

@@ -253,3 +253,14 @@ def test_plan_without_a_heroku_key_says_so(monkeypatch, tmp_path, capsys):
     assert cli.main(["plan", "--input", str(production), "--heroku", "--json"]) == 0
     landing = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["landing"]
     assert "no Heroku API key" in landing["error"]
+
+
+@pytest.mark.parametrize(("option", "message"), [({"health_check_path": "up"}, "--health-path"),
+                                                 ({"health_check_path": "/up now"}, "--health-path"),
+                                                 ({"app_port": 0}, "--port")])
+def test_options_the_template_would_refuse_are_refused_first(tmp_path, aws, option, message):
+    with FakeHeroku() as fake:
+        heroku_app(fake, {})
+        with pytest.raises(init.InitError, match=message):
+            run(fake, aws, tmp_path, connect=False, postgres_version="16", **option)
+    assert not (tmp_path / "samconfig.toml").exists()
