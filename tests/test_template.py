@@ -23,6 +23,9 @@ NO_RESOURCE_LEVEL = {
     "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets",
     "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
     "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
+    # Service Authorization Reference, Amazon ECR: GetAuthorizationToken has no resource type (the token is the
+    # registry's, not a repository's; ECR user guide, "Private registry authentication": Resource "*").
+    "ecr:GetAuthorizationToken",
 }
 
 

@@ -554,8 +554,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", help="AWS profile")
     parser.add_argument("--ci", choices=["github"], help="create the CI deploy role (with --repo)")
     parser.add_argument("--repo", default="", help="owner/name of the GitHub repository the deploy role trusts")
-    parser.add_argument("--app-dir", type=Path, default=Path.cwd(), help="the app's repository checkout, where --ci "
-                        "github writes .github/workflows/deploy-to-aws.yml (default: the current directory)")
+    parser.add_argument("--app-dir", type=Path, help="the app's repository checkout, where --ci github writes "
+                        ".github/workflows/deploy-to-aws.yml (default: <out>/ci/<app>/, to copy into it)")
     parser.add_argument("--health-path", default="/", help="the web process's health check path (default /)")
     parser.add_argument("--port", type=int, default=5000, help="the port the web process listens on ($PORT)")
     parser.add_argument("--vpc-id", default="", help="reuse this VPC instead of creating one")
@@ -598,7 +598,8 @@ def main(argv: list[str] | None = None) -> int:
 
         types = sorted(set(result.survey.process_types) | {p.type for p in result.survey.formation})
         account = session.client("sts").get_caller_identity()["Account"]
-        path = ci_github.write_workflow(args.app_dir, result.survey.app, args.repo, account, result.region, types)
+        app_dir = args.app_dir or args.out / "ci" / result.survey.app
+        path = ci_github.write_workflow(app_dir, result.survey.app, args.repo, account, result.region, types)
         print(f"wrote {path}: builds and deploys on every push to main, as role "
               f"{ci_github.deploy_role_name(result.survey.app)} (the stack creates it: GitHubRepository={args.repo})")
     return 0

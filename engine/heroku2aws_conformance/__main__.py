@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from . import asl, iam, landing
+from . import asl, iam
 
 
 def main() -> int:
-    findings = asl.check() + iam.check() + landing.check()
+    findings = asl.check() + iam.check()
     for finding in findings:
         print(finding)
     print(f"heroku2aws_conformance: {len(findings)} finding(s)", file=sys.stderr)

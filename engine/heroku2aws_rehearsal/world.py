@@ -343,6 +343,10 @@ class World:
             addon_attachments=ADDON_ATTACHMENTS, addon_plans=ADDON_PLANS, domains={RECORD: HEROKU_DNS_TARGET},
             release_version=RELEASE_VERSION,
         )
+        # The current release's slug: the sample app's code and .profile.d as a real .tgz (the build stage's input).
+        from .sample_app.slug_archive import slug_archive
+
+        self.heroku.set_slug_blob(APP, slug_archive())
         # A Heroku Scheduler job running when the migration starts: maintenance and the formation do not stop it.
         self.heroku.run_one_off(APP, "python -m app.jobs nightly", "scheduler")
         self.heroku.start()

@@ -26,6 +26,7 @@ from .dms import undo_dms
 from .dns import undo_dns
 from .ecs import undo_ecs_services, undo_services_paused
 from .heroku import undo_heroku_formation, undo_heroku_maintenance
+from .image import undo_app_image
 from .progress import Progress
 from .scheduler import undo_scheduled_jobs
 from .source_freeze import undo_source_read_only
@@ -37,6 +38,7 @@ Compensation = Callable[[Any, dict[str, Any], Progress], None]
 
 #: Ledger kind -> its compensation.
 COMPENSATIONS: dict[str, Compensation] = {
+    "app-image": undo_app_image,
     "config-secret": undo_config_secret,
     "ecs-services": undo_ecs_services,
     "dms": undo_dms,

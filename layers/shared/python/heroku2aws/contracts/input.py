@@ -90,8 +90,10 @@ class FargateSize(_Model):
 
 class Ecs(_Model):
     cluster_arn: str = Field(pattern=r"^arn:aws[\w-]*:ecs:[a-z0-9-]+:\d{12}:cluster/[A-Za-z0-9_-]{1,255}$")
-    image: str = Field(min_length=3, max_length=1024, pattern=r"^[^\s]+$",
-                       description="The app's container image (built from the Heroku slug or a Dockerfile).")
+    image: str | None = Field(default=None, min_length=3, max_length=1024, pattern=r"^[^\s]+$",
+                              description="The app's container image. Without one the workflow builds it from the "
+                                          "release Heroku is running (its slug on heroku/heroku:<stack>) and pushes "
+                                          "it to the stack's repository heroku2aws/<app>, tagged v<release>.")
     subnets: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(min_length=1, max_length=16)
     security_groups: list[Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]] = Field(min_length=1, max_length=5)
     assign_public_ip: bool = False

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-__all__ = ["KINDS", "AwsServicesPaused", "ConfigSecret", "Dms", "DnsRecords", "EcsServices", "HerokuFormation",
+__all__ = ["KINDS", "AppImage", "AwsServicesPaused", "ConfigSecret", "Dms", "DnsRecords", "EcsServices", "HerokuFormation",
            "HerokuMaintenance", "LedgerEntry", "ScheduledJobs", "SecretSwitch", "SourceReadOnly", "SourceSecrets",
            "TargetDatabase", "TargetRedis",
            "parse_entry"]
@@ -128,8 +128,17 @@ class SecretSwitch(_Entry):
     app: str
 
 
+class AppImage(_Entry):
+    """Build stage: the image tags the build pushed to the app's ECR repository (``BatchDeleteImage`` by tag)."""
+
+    kind: Literal["app-image"]
+    app: str
+    repository: str
+    tags: list[str] = Field(default_factory=list)
+
+
 LedgerEntry = Annotated[
-    ConfigSecret | EcsServices | Dms | DnsRecords | HerokuMaintenance | HerokuFormation | AwsServicesPaused
+    AppImage | ConfigSecret | EcsServices | Dms | DnsRecords | HerokuMaintenance | HerokuFormation | AwsServicesPaused
     | TargetDatabase | TargetRedis | SecretSwitch | SourceReadOnly | SourceSecrets | ScheduledJobs,
     Field(discriminator="kind"),
 ]
@@ -137,7 +146,7 @@ LedgerEntry = Annotated[
 #: kind -> its model.
 KINDS: dict[str, type[_Entry]] = {
     get_args(model.model_fields["kind"].annotation)[0]: model
-    for model in (ConfigSecret, EcsServices, Dms, DnsRecords, HerokuMaintenance, HerokuFormation,
+    for model in (AppImage, ConfigSecret, EcsServices, Dms, DnsRecords, HerokuMaintenance, HerokuFormation,
                   AwsServicesPaused, TargetDatabase, TargetRedis, SecretSwitch, SourceReadOnly, SourceSecrets,
                   ScheduledJobs)
 }
