@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from . import asl, iam
+from . import asl, iam, landing
 
 
 def main() -> int:
-    findings = asl.check() + iam.check()
+    findings = asl.check() + iam.check() + landing.check()
     for finding in findings:
         print(finding)
     print(f"heroku2aws_conformance: {len(findings)} finding(s)", file=sys.stderr)
