@@ -8,8 +8,8 @@
    trusts only ``repo:<owner>/<name>:ref:refs/heads/main`` with audience ``sts.amazonaws.com``;
 2. builds the image: with the app's ``Dockerfile`` when the repository has one, otherwise with Heroku's Cloud Native
    Buildpacks builder (``pack build --builder heroku/builder:24``: the same buildpacks as Heroku's, Dev Center
-   "Heroku Cloud Native Buildpacks"), and pushes it to the app's ECR repository (``heroku2aws/<app>``) tagged with
-   the commit SHA;
+   "Heroku Cloud Native Buildpacks") with the CNB launcher as its entrypoint (ECS's command replaces only the CMD),
+   and pushes it to the app's ECR repository (``heroku2aws/<app>``) tagged with the commit SHA;
 3. runs the ``release`` process type once when the app has one (``<app>-release`` task definition, like Heroku's
    release phase: a failure stops the deploy before any service changes);
 4. for each process type, registers its current task definition (``<app>-<type>``) again with the new image
@@ -129,7 +129,12 @@ def render_workflow(app: str, repo: str, account_id: str, region: str, process_t
         "        if: hashFiles('Dockerfile') == ''",
         "        env:",
         "          IMAGE: ${{ steps.image.outputs.image }}",
-        f"        run: pack build \"$IMAGE\" --builder {CNB_BUILDER} --publish",
+        "        run: |",
+        f"          pack build \"$IMAGE-cnb\" --builder {CNB_BUILDER}",
+        "          # ECS's command replaces only the CMD: the launcher itself must be the entrypoint (not the default",
+        "          # process's /cnb/process/<type>), so each service's command runs through it (README, the app's image).",
+        "          printf 'FROM %s\\nENTRYPOINT [\"/cnb/lifecycle/launcher\"]\\n' \"$IMAGE-cnb\" | docker build --tag \"$IMAGE\" -",
+        "          docker push \"$IMAGE\"",
     ]
     needs = "build"
     if "release" in process_types:
