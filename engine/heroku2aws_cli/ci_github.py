@@ -133,7 +133,8 @@ def render_workflow(app: str, repo: str, account_id: str, region: str, process_t
         f"          pack build \"$IMAGE-cnb\" --builder {CNB_BUILDER}",
         "          # ECS's command replaces only the CMD: the launcher itself must be the entrypoint (not the default",
         "          # process's /cnb/process/<type>), so each service's command runs through it (README, the app's image).",
-        "          printf 'FROM %s\\nENTRYPOINT [\"/cnb/lifecycle/launcher\"]\\n' \"$IMAGE-cnb\" | docker build --tag \"$IMAGE\" -",
+        "          printf 'FROM %s\\nENTRYPOINT [\"/cnb/lifecycle/launcher\"]\\n' \"$IMAGE-cnb\" \\",
+        "            | docker build --tag \"$IMAGE\" -",
         "          docker push \"$IMAGE\"",
     ]
     needs = "build"
