@@ -147,3 +147,13 @@ def test_given_the_template_when_read_then_the_verify_budget_is_the_functions_ti
     from heroku2aws_rehearsal.deploy import load_template
 
     assert load_template()["Resources"]["VerifyDataFunction"]["Properties"]["Timeout"] == VERIFY_FUNCTION_SECONDS
+
+
+def test_given_the_same_redis_as_source_and_target_when_paired_then_refused(tls_redis):
+    """Two secrets, two names for one server (issue 15): refused in preflight, not inside the freeze."""
+    f = Findings()
+    one = inspect_redis(tls_redis.url(), "source Redis", f)
+    other = inspect_redis(tls_redis.url().replace("127.0.0.1", "localhost"), "target Redis", f)
+    assert one is not None and other is not None and one.run_id
+    check_redis_pair(one, other, f)
+    assert any("same server" in p for p in f.problems), f.problems

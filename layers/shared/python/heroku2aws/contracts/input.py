@@ -18,12 +18,25 @@ from .schedules import ScheduleExpressionError, check_expression
 from .sizes import FARGATE_MEMORY, is_valid_fargate, lookup
 
 #: A Secrets Manager secret's ARN: the one pattern (the schema publishes it; clients.secret_values matches it).
-SECRET_ARN_PATTERN = r"^arn:aws[\w-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@!-]+$"
+SECRET_ARN_PATTERN = r"^arn:aws[\w-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@!-]+$"
 SECRET_ARN = re.compile(SECRET_ARN_PATTERN)
 LOOKS_SECRET = re.compile(r"(://[^/\s]*:[^@/\s]+@)|(^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$)|"
                            r"(^HRKU-)|(^(sk|rk|pk)_(live|test)_)", re.IGNORECASE)
 
 Strategy = Literal["dms-full-load", "dms-cdc", "dump-restore"]
+
+
+#: Hosts a Heroku API URL may name with http:// (the key stays on this machine: the rehearsal's stand-in).
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]"})
+#: What the region and account of an ARN are, for the coherence check (arn:PARTITION:SERVICE:REGION:ACCOUNT:...).
+_ARN_PARTS = re.compile(r"^arn:[^:]+:[^:]+:([^:]*):([^:]*):")
+
+
+def _unique(values: list[str], what: str) -> list[str]:
+    twice = sorted({v for v in values if values.count(v) > 1})
+    if twice:
+        raise ValueError(f"{what} lists {', '.join(twice)} more than once")
+    return values
 
 
 def _secret_arn(value: str) -> str:
@@ -59,6 +72,17 @@ class Heroku(_Model):
     def _arn(cls, v):
         return _secret_arn(v)
 
+    @field_validator("api_url")
+    @classmethod
+    def _https(cls, v: str) -> str:
+        """https:// only: the API key goes in every request's Authorization header."""
+        scheme, _, rest = v.partition("://")
+        host = rest.split("/", 1)[0].rsplit(":", 1)[0] if not rest.startswith("[") else rest.split("]", 1)[0] + "]"
+        if scheme.lower() != "https" and host.lower() not in LOOPBACK_HOSTS:
+            raise ValueError("must be an https:// URL: over http:// the Heroku API key would cross the network in "
+                             "clear text (http:// is taken only for this machine: 127.0.0.1, localhost)")
+        return v
+
 
 class DataStores(_Model):
     postgres_secret_arn: SecretArn = Field(description="Secret JSON {host, port, username, password, dbname} "
@@ -89,7 +113,7 @@ class FargateSize(_Model):
 
 
 class Ecs(_Model):
-    cluster_arn: str = Field(pattern=r"^arn:aws[\w-]*:ecs:[a-z0-9-]+:\d{12}:cluster/[A-Za-z0-9_-]{1,255}$")
+    cluster_arn: str = Field(pattern=r"^arn:aws[\w-]*:ecs:[a-z0-9-]+:[0-9]{12}:cluster/[A-Za-z0-9_-]{1,255}$")
     image: str | None = Field(default=None, min_length=3, max_length=1024, pattern=r"^[^\s]+$",
                               description="The app's container image. Without one the workflow builds it from the "
                                           "release Heroku is running (its slug on heroku/heroku:<stack>) and pushes "
@@ -97,9 +121,9 @@ class Ecs(_Model):
     subnets: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(min_length=1, max_length=16)
     security_groups: list[Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]] = Field(min_length=1, max_length=5)
     assign_public_ip: bool = False
-    execution_role_arn: str = Field(pattern=r"^arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]+$",
+    execution_role_arn: str = Field(pattern=r"^arn:aws[\w-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$",
                                     description="Task execution role: pulls the image, reads the app's secret.")
-    task_role_arn: str | None = Field(default=None, pattern=r"^arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+    task_role_arn: str | None = Field(default=None, pattern=r"^arn:aws[\w-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$")
     port: int = Field(default=5000, ge=1, le=65535, description="The port the web process listens on ($PORT).")
     procfile: str | None = Field(default=None, max_length=20000,
                                  description="The Procfile's text; omitted: the Heroku formation's commands.")
@@ -109,9 +133,23 @@ class Ecs(_Model):
                     "name (case-insensitive): {\"performance-l\": {\"cpu\": 4096, \"memory\": 16384}}.")
 
 
+    @field_validator("subnets", "security_groups")
+    @classmethod
+    def _no_repeats(cls, v: list[str], info) -> list[str]:
+        return _unique(v, f"ecs.{info.field_name}")
+
+    @field_validator("procfile")
+    @classmethod
+    def _no_bom(cls, v: str | None) -> str | None:
+        if v is not None and v.startswith("\ufeff"):
+            raise ValueError("starts with a byte-order mark (U+FEFF, as some editors save UTF-8): save the "
+                             "Procfile as UTF-8 without one (Heroku reads 'web:' there, not '\\ufeffweb:')")
+        return v
+
+
 class LoadBalancer(_Model):
-    target_group_arn: str = Field(pattern=r"^arn:aws[\w-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup/.+$")
-    load_balancer_arn: str = Field(pattern=r"^arn:aws[\w-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:loadbalancer/.+$")
+    target_group_arn: str = Field(pattern=r"^arn:aws[\w-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:targetgroup/.+$")
+    load_balancer_arn: str = Field(pattern=r"^arn:aws[\w-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:loadbalancer/.+$")
     dns_name: str = Field(pattern=r"^[A-Za-z0-9.-]+$", max_length=253)
     health_url: str = Field(pattern=r"^https?://[^\s@]+$", description="URL the synthetic probe requests.")
 
@@ -136,11 +174,17 @@ class Database(_Model):
     strategy: Strategy = "dms-full-load"
     dms_instance_class: str = Field(default="dms.t3.medium", pattern=r"^dms\.[a-z0-9]+\.[a-z0-9]+$")
     dms_allocated_storage_gb: int = Field(default=50, ge=5, le=6144)
-    dms_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(min_length=2,
-                                                                                         max_length=16)
-    dms_security_group_ids: list[Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]] = Field(min_length=1,
-                                                                                              max_length=5)
+    # Needed by the DMS strategies only (dump-restore creates no DMS resource): ExecutionInput checks it.
+    dms_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] | None = Field(
+        default=None, min_length=2, max_length=16)
+    dms_security_group_ids: list[Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]] | None = Field(
+        default=None, min_length=1, max_length=5)
     dump_restore_jobs: int = Field(default=4, ge=1, le=32)
+
+    @field_validator("dms_subnet_ids", "dms_security_group_ids")
+    @classmethod
+    def _no_repeats(cls, v: list[str] | None, info) -> list[str] | None:
+        return v if v is None else _unique(v, f"database.{info.field_name}")
 
 
 class Traffic(_Model):
@@ -257,7 +301,37 @@ class ExecutionInput(_Model):
             raise ValueError("source.postgres_secret_arn and target.postgres_secret_arn are the same secret")
         if (self.source.redis_secret_arn is None) != (self.target.redis_secret_arn is None):
             raise ValueError("give both source.redis_secret_arn and target.redis_secret_arn, or neither")
+        if self.source.redis_secret_arn is not None and self.source.redis_secret_arn == self.target.redis_secret_arn:
+            raise ValueError("source.redis_secret_arn and target.redis_secret_arn are the same secret: the copy would "
+                             "overwrite the source with itself")
+        if self.database.strategy != "dump-restore":
+            missing = [f"database.{f}" for f in ("dms_subnet_ids", "dms_security_group_ids")
+                       if getattr(self.database, f) is None]
+            if missing:
+                raise ValueError(f"{' and '.join(missing)} are needed by the {self.database.strategy} strategy (its DMS "
+                                 "replication instance runs there); dump-restore needs neither")
+        self._one_region()
         return self
+
+    def _one_region(self) -> None:
+        """Every regional ARN in one region: the state machine, its Lambdas and DMS call ECS, ELB and Secrets Manager
+        in their own region, where a cluster or secret of another region is 'not found' inside the migration."""
+        arns = {"ecs.cluster_arn": self.ecs.cluster_arn, "load_balancer.target_group_arn":
+                self.load_balancer.target_group_arn, "load_balancer.load_balancer_arn": self.load_balancer.load_balancer_arn,
+                "heroku.api_key_secret_arn": self.heroku.api_key_secret_arn,
+                "source.postgres_secret_arn": self.source.postgres_secret_arn,
+                "target.postgres_secret_arn": self.target.postgres_secret_arn,
+                "source.redis_secret_arn": self.source.redis_secret_arn,
+                "target.redis_secret_arn": self.target.redis_secret_arn,
+                "ecs.execution_role_arn": self.ecs.execution_role_arn, "ecs.task_role_arn": self.ecs.task_role_arn}
+        parts = {f: m.groups() for f, a in arns.items() if a and (m := _ARN_PARTS.match(a))}
+        for index, what in ((0, "region"),):
+            values = [p[index] for p in parts.values() if p[index]]
+            usual = max(dict.fromkeys(values), key=values.count)  # the most common (the cluster's first on a tie)
+            odd = [f"{f} ({p[index]})" for f, p in parts.items() if p[index] and p[index] != usual]
+            if odd:
+                raise ValueError(f"{', '.join(odd)} not in {what} {usual} of the other resources: the workflow "
+                                 f"reaches the resources of its own {what} only")
 
 
 # ------------------------------------------------------------------ the minimal input (Landing=create, issue 16)

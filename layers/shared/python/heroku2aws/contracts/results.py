@@ -40,6 +40,7 @@ class RedisReport(_Report):
     keys: int
     keys_per_db: dict[str, int]
     tls: bool
+    run_id: str = ""  # INFO server's run_id: one server's random id, whatever name reaches it (same-server check)
 
 
 class TargetPostgresReport(_Report):

@@ -173,6 +173,7 @@ def inspect_redis(url: str, label: str, findings: Findings) -> RedisReport | Non
         keys=sum(per_db.values()),
         keys_per_db=per_db,
         tls=urlsplit(url).scheme == "rediss",
+        run_id=str(server.get("run_id") or ""),  # one server's own random id: the same whatever the name reaching it
     )
 
 
@@ -181,6 +182,11 @@ def _version_tuple(version: str) -> tuple[int, ...]:
 
 
 def check_redis_pair(source: RedisReport, target: RedisReport, findings: Findings) -> None:
+    same = getattr(source, "run_id", "") or None
+    if same is not None and same == getattr(target, "run_id", ""):
+        findings.refuse("source and target Redis are the same server (the same run_id, reached through both "
+                        "secrets): the copy would write the source's keys onto themselves and verify nothing; give "
+                        "the ElastiCache target in target.redis_secret_arn")
     if _version_tuple(target.version)[:2] < _version_tuple(source.version)[:2]:
         findings.warn(f"target Redis {target.version} is older than the source's {source.version}: RESTORE of "
                       "keys in a newer RDB format fails, and those keys take the slower type-aware copy")
