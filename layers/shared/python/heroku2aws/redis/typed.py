@@ -274,7 +274,7 @@ class TypeAwareCopier:
                 part = src.call("LRANGE", key, i, i + count - 1)
                 if not part:
                     break
-                write(key, "RPUSH", tmp, *part)
+                self._write_members(key, b"RPUSH", tmp, part)
                 self._chunk_seen(len(part))
                 nbytes += _value_bytes(part)
                 i += len(part)
@@ -287,8 +287,7 @@ class TypeAwareCopier:
             while True:
                 cursor, part = src.call(scan, key, cursor, "COUNT", count)
                 if part:
-                    args = part if kind != "zset" else _swap_pairs(part)
-                    write(key, add, tmp, *args)
+                    self._write_members(key, add.encode(), tmp, part if kind != "zset" else _swap_pairs(part))
                     self._chunk_seen(len(part) // (1 if kind == "set" else 2))
                     nbytes += _value_bytes(part)
                     count = next_count(count, part, chunk, chunk_bytes)
@@ -328,6 +327,15 @@ class TypeAwareCopier:
         """Send a write to the target without waiting for its reply (read later by ``_drain``)."""
         self.tgt.send(encode(*cmd))
         self._unread.append((key, cmd[0]))
+        if len(self._unread) > 2000:
+            self._drain(1000)
+
+    def _write_members(self, key: bytes, name: bytes, dest: bytes, items: list) -> None:
+        """``name dest item...`` for members exactly as a reply gave them (bytes): RESP by one template per item,
+        about three times faster than :func:`encode` on a chunk of a few thousand small members."""
+        self.tgt.send(b"*%d\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n%b" % (
+            len(items) + 2, len(name), name, len(dest), dest, b"".join([b"$%d\r\n%b\r\n" % (len(x), x) for x in items])))
+        self._unread.append((key, name.decode()))
         if len(self._unread) > 2000:
             self._drain(1000)
 
