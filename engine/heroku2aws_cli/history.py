@@ -40,7 +40,7 @@ _LOOP_WAIT = re.compile(r"\$millis\(\)\s*-\s*\$([A-Za-z]+)\s*\+\s*\$cfg\.timings
 
 def worst_case_input() -> dict[str, Any]:
     """The timings at the schema's limits (smallest poll, largest deadlines) and the most Map items."""
-    from heroku2aws.contracts.input import Timings, Traffic
+    from heroku2aws.contracts.input import Scheduler, Timings, Traffic
     from heroku2aws.steps.plan_services import MAX_PROCESS_TYPES
 
     timings: dict[str, Any] = {}
@@ -52,7 +52,8 @@ def worst_case_input() -> dict[str, Any]:
             timings[name] = bounds["Le"].le
     steps = Traffic.model_fields["steps"]
     max_steps = next(m.max_length for m in steps.metadata if hasattr(m, "max_length"))
-    return {"timings": timings, "traffic_steps": max_steps, "process_types": MAX_PROCESS_TYPES}
+    jobs = next(m.max_length for m in Scheduler.model_fields["jobs"].metadata if hasattr(m, "max_length"))
+    return {"timings": timings, "traffic_steps": max_steps, "process_types": MAX_PROCESS_TYPES, "scheduler_jobs": jobs}
 
 
 @dataclass
@@ -120,6 +121,8 @@ def _map_items(state: dict[str, Any], worst: dict[str, Any]) -> int:
     items = str(state.get("Items", ""))
     if "traffic.steps" in items:
         return int(worst["traffic_steps"])
+    if "scheduler" in items:   # Heroku Scheduler's jobs: $cfg.scheduler.jobs, $services.scheduler.schedules
+        return int(worst.get("scheduler_jobs", 25))
     if "services" in items or "desired" in items:
         return int(worst["process_types"])
     raise ValueError(f"Map over {items!r}: its largest item count is unknown to the history bound")

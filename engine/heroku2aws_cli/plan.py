@@ -738,7 +738,7 @@ def _history(cfg, asl: dict) -> dict[str, Any]:
     from .history import HISTORY_LIMIT, history_bound
 
     this = {"timings": cfg.timings.model_dump(), "traffic_steps": len(cfg.traffic.steps),
-            "process_types": MAX_PROCESS_TYPES}
+            "process_types": MAX_PROCESS_TYPES, "scheduler_jobs": len(cfg.scheduler.jobs)}
     try:
         return {"this_input": history_bound(asl, this).events, "schema_worst_case": history_bound(asl).events,
                 "limit": HISTORY_LIMIT}

@@ -264,7 +264,9 @@ class SchedulerJob(_Model):
 
 
 class Scheduler(_Model):
-    jobs: list[SchedulerJob] = Field(default_factory=list, max_length=50,
+    # At most 25: each job adds about 74 events to an execution's worst-case history (creating and enabling its
+    # schedule), and 25 keep the schema's worst case under Step Functions' 25,000 (heroku2aws_cli.history).
+    jobs: list[SchedulerJob] = Field(default_factory=list, max_length=25,
                                      description="Heroku Scheduler's jobs, created as EventBridge Scheduler schedules.")
 
     @field_validator("jobs")
