@@ -37,8 +37,13 @@ rehearse: setup
 test: setup lint
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
-## Benchmarks: figures measured side by side in one run.
+## Benchmarks: figures measured side by side in one run (pg_freeze compares against pgcopydb: installed from
+## Debian's packages when missing; BENCH_FREEZE_GB=0.2 for a quick run).
 bench: setup
+	@command -v pgcopydb >/dev/null || { \
+	  echo "installing pgcopydb from Debian's packages"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgcopydb) \
+	  || (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgcopydb); }
 	$(BIN)/python -m bench
 
 lint: setup
