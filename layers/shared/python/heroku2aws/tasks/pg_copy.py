@@ -34,6 +34,14 @@ names the table or object and the step) or verification found a difference; 2 ba
 the target partly copied: the workflow's rollback empties it (the ``target-database`` compensation); run against
 an empty target again.
 
+Why not pgcopydb (which streams and overlaps the same way): the version the task image can install from Debian
+(bookworm: 0.10, 2022) copies Heroku's own objects -- run against a database with Heroku's ``_heroku`` schema and its
+event triggers, ``pgcopydb clone --no-owner --no-acl`` recreated both event triggers and the schema on the target
+(tests/tasks/test_pg_heroku_objects.py's source; on RDS only ``rds_superuser`` may create event triggers, and they are
+not the app's); excluding the schema with a filter would leave the triggers naming a missing function, the failure
+issue 15 fixed here. It verifies nothing (0.10 has no ``compare`` command), reports progress in free text, and would
+add a C binary to an image that already has psql and psycopg. ``bench/pg_freeze.py`` measures both side by side.
+
 Progress goes to the structured log (stdout, JSON), one line per table copied, indexed and verified; a failure is
 also printed plainly on stderr. Passwords never reach a command line nor a log line: ``psql`` gets a password-free
 connection string and its password in its own environment, and everything it prints is scrubbed.
