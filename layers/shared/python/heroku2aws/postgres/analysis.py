@@ -152,6 +152,8 @@ class PostgresAnalysis(BaseModel):
     schemas: list[str]  # application schemas (internal ones excluded)
     tables: list[TableInfo]
     tables_truncated: bool = False  # compact() dropped the smallest tables from `tables`
+    # compact() kept the first ``max_listed`` of these lists: list name -> how long it was (the rest are counts only)
+    lists_truncated: dict[str, int] = {}
     table_count: int
     rows_estimate: int
     data_bytes: int = 0   # heap + TOAST of every stored table (what a copy streams)
@@ -176,13 +178,33 @@ class PostgresAnalysis(BaseModel):
     def can_replicate(self) -> bool:
         return self.replication.can_replicate
 
-    def compact(self, max_tables: int = 200) -> PostgresAnalysis:
-        """A copy whose ``tables`` holds the ``max_tables`` largest only (everything else whole)."""
-        if len(self.tables) <= max_tables:
-            return self.model_copy()
-        keep = sorted(self.tables, key=lambda t: t.size_bytes, reverse=True)[:max_tables]
-        keep.sort(key=lambda t: t.name)
-        return self.model_copy(update={"tables": keep, "tables_truncated": True})
+    def compact(self, max_tables: int = 200, max_listed: int = 200) -> PostgresAnalysis:
+        """A copy for the plan that travels in Step Functions state (256 KiB a payload): ``tables`` holds the
+        ``max_tables`` largest only, and every other per-object list (sequences, tables without a key, partitions,
+        inheritance parents, extension tables, the partitioned tables' leaves) its first ``max_listed``, the full
+        lengths in ``lists_truncated``. 1,000 tables with 63-character names and a sequence each made 560 KB whole:
+        the preflight's own result, refused with the terminal States.DataLimitExceeded. The workflow reads none of
+        these lists from the plan (the DMS mappings are built from the whole analysis)."""
+        update: dict[str, object] = {}
+        if len(self.tables) > max_tables:
+            keep = sorted(self.tables, key=lambda t: t.size_bytes, reverse=True)[:max_tables]
+            keep.sort(key=lambda t: t.name)
+            update.update(tables=keep, tables_truncated=True)
+        truncated: dict[str, int] = {}
+        for name in ("sequences", "tables_without_key", "inheritance_parents", "extension_tables",
+                     "partitioned_tables"):
+            items = getattr(self, name)
+            if len(items) > max_listed:
+                update[name], truncated[name] = items[:max_listed], len(items)
+        parts = update.get("partitioned_tables", self.partitioned_tables)
+        if any(len(p.partitions) > max_listed or len(p.intermediate) > max_listed for p in parts):  # type: ignore[attr-defined]
+            truncated["partitions"] = sum(len(p.partitions) for p in self.partitioned_tables)
+            update["partitioned_tables"] = [p.model_copy(update={"partitions": p.partitions[:max_listed],
+                                                                 "intermediate": p.intermediate[:max_listed]})
+                                            for p in parts]  # type: ignore[attr-defined]
+        if truncated:
+            update["lists_truncated"] = truncated
+        return self.model_copy(update=update)
 
 
 def extensions_missing_on(source: PostgresAnalysis, target: PostgresAnalysis) -> list[str]:

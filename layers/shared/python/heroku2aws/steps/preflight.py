@@ -65,6 +65,7 @@ Environment: ``HEROKU2AWS_APP`` (optional: the stack's app; a different ``heroku
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -100,7 +101,7 @@ from ..contracts.sizes import dyno_size_of
 from ..obs import get_logger
 from ..redaction import scrub, url_password
 from .import_config import bad_names, split_config
-from .plan_services import build_plan, dyno_to_fargate, process_types
+from .plan_services import MAX_STATE_PAYLOAD_BYTES, build_plan, dyno_to_fargate, process_types
 
 log = get_logger("preflight")
 
@@ -629,7 +630,8 @@ def run_preflight(cfg: ExecutionInput, *, heroku=None, route53=None, iam=None) -
     from ..postgres.lobs import dms_lob_settings
     from ..postgres.mappings import dms_table_mappings
 
-    source_doc = source.compact().model_dump(mode="json", exclude={"available_extensions", "parallel_load"})
+    source_doc = source.compact(max_tables=50, max_listed=50).model_dump(mode="json", exclude={
+        "available_extensions", "parallel_load"})
     parallel = source.parallel_load
     estimates = estimate(cfg.database.strategy,
                          sizes_of(source, src_r.used_memory if src_r else 0, src_r.keys if src_r else 0),
@@ -640,7 +642,8 @@ def run_preflight(cfg: ExecutionInput, *, heroku=None, route53=None, iam=None) -
         strategy=cfg.database.strategy,
         heroku=heroku_report,
         postgres=PostgresPlan(source_dbname=source.database, target_dbname=target.database,
-                              schemas=list(source.schemas), table_mappings=dms_table_mappings(source),
+                              schemas=list(source.schemas),
+                              table_mappings=dms_table_mappings(source) if dms else {"rules": []},  # DMS's only
                               source=source_doc, target=target, dms_lob_settings=dms_lob_settings(source.lobs),
                               dms_full_load=source.parallel_load.summary() if source.parallel_load else {}),
         redis=redis_report,
@@ -650,6 +653,27 @@ def run_preflight(cfg: ExecutionInput, *, heroku=None, route53=None, iam=None) -
         estimates=estimates,
         warnings=f.warnings,
     )
+    check_plan_size(plan.app, plan.model_dump(mode="json"))
     log.info("preflight passed", extra={"strategy": plan.strategy, "warnings": plan.warnings,
                                         "write_freeze_seconds": plan.estimates.write_freeze_seconds})
     return plan
+
+
+def check_plan_size(app: str, doc: dict[str, Any]) -> None:
+    """``PreflightFailed`` naming the largest parts when the plan would not fit the state that returns it: over
+    Step Functions' 256 KiB a task's result fails with States.DataLimitExceeded, which no Catch handles (nothing would
+    be rolled back; plan_services.MAX_STATE_PAYLOAD_BYTES cites the quota)."""
+    size = _json_bytes(doc)
+    if size <= MAX_STATE_PAYLOAD_BYTES:
+        return
+    parts = {"postgres.table_mappings": doc["postgres"]["table_mappings"], "postgres.schemas": doc["postgres"]["schemas"],
+             "postgres.source": doc["postgres"]["source"], "heroku.config_var_names": doc["heroku"]["config_var_names"]}
+    largest = ", ".join(f"{k} {_json_bytes(v):,} B" for k, v in sorted(parts.items(), key=lambda kv: -_json_bytes(kv[1])))
+    raise PreflightFailed(f"preflight refused the migration of {app}: its plan is {size:,} bytes, over the "
+                          f"{MAX_STATE_PAYLOAD_BYTES:,} bytes a Step Functions state carries ({largest}; "
+                          f"{len(doc['postgres']['schemas'])} schemas each take a DMS selection rule): use the "
+                          "dump-restore strategy, or fewer schemas")
+
+
+def _json_bytes(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
