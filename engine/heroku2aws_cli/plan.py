@@ -531,6 +531,16 @@ def _resources(cfg, processes: list[dict[str, Any]] | None, processes_from: str)
             details = (f"Fargate, behind the target group on port {cfg.ecs.port}" if web else "Fargate, no load balancer")
             out.append({"stage": 3, "kind": "ECS service", "name": f"{app}-{t}",
                         "details": details + count + size + f"; task definition {app}-{t}", "after": keep})
+    if cfg.scheduler.jobs:
+        from heroku2aws.contracts import names
+
+        out.append({"stage": 3, "kind": "ECS task definition (scheduled jobs)", "name": f"{app}-scheduler",
+                    "details": "the app's image, config vars and logs; each schedule gives its command and size",
+                    "after": keep})
+        out += [{"stage": 3, "kind": "EventBridge Scheduler schedule", "name": names.schedule_name(app, job.name),
+                 "details": f"{job.schedule} ({job.timezone}), runs `{job.command}` on {job.size}; DISABLED until "
+                            "the switch (stage 6), then ENABLED",
+                 "after": "kept (runs the job on AWS); deleted on rollback"} for job in cfg.scheduler.jobs]
     zone, record = cfg.dns.hosted_zone_id, cfg.dns.record_name
     out += [
         {"stage": 4, "kind": "Route 53 weighted CNAME", "name": f"{record} (set heroku)",

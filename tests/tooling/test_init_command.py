@@ -264,3 +264,17 @@ def test_options_the_template_would_refuse_are_refused_first(tmp_path, aws, opti
         with pytest.raises(init.InitError, match=message):
             run(fake, aws, tmp_path, connect=False, postgres_version="16", **option)
     assert not (tmp_path / "samconfig.toml").exists()
+
+
+def test_plan_lists_the_schedules_the_jobs_become(tmp_path, capsys):
+    production = json.loads((Path(__file__).resolve().parents[2] / "events" / "production.json").read_text())
+    production["scheduler"] = {"jobs": [{"name": "nightly", "command": "bin/rake nightly",
+                                         "schedule": "cron(0 2 * * ? *)"}]}
+    path = tmp_path / "input.json"
+    path.write_text(json.dumps(production))
+    assert cli.main(["plan", "--input", str(path), "--json"]) == 0
+    resources = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["resources"]
+    schedules = [r for r in resources if r["kind"] == "EventBridge Scheduler schedule"]
+    assert [r["name"] for r in schedules] == [f"h2a-{APP}.nightly"]
+    assert "DISABLED until the switch" in schedules[0]["details"]
+    assert any(r["name"] == f"{APP}-scheduler" for r in resources)
