@@ -53,3 +53,26 @@ def test_given_init_and_the_landing_when_the_minimal_input_runs_then_the_app_is_
         health = json.loads(resp.read())
     assert str(world.target_pg.port) in health["database"]
     assert str(world.target_redis.port) in health["redis"]
+
+
+def _landing_only_states() -> list[str]:
+    from test_fault_matrix import LANDING_ONLY
+
+    return sorted(LANDING_ONLY)
+
+
+@pytest.mark.parametrize("state", _landing_only_states())
+def test_given_a_failure_in_a_landing_only_state_when_rehearsed_then_everything_is_rolled_back(world, rehearse, state):
+    from workflow_helpers import assert_rolled_back, heroku_app
+
+    world.refresh()
+    before = heroku_app(world)
+    report = rehearse(fail_at=[state])
+    assert "notes" not in report, report.get("notes")  # the fault fired: the minimal input reached the state
+    assert_rolled_back(world, report, before)
+    assert json.loads(report["cause"])["Error"] == "Rehearsal.InjectedFailure"
+    sm = world.aws.client("secretsmanager")
+    for store in ("postgres", "redis"):  # written or not, none is left live
+        name = f"heroku2aws/{APP}/source-{store}"
+        listed = sm.list_secrets(Filters=[{"Key": "name", "Values": [name]}])["SecretList"]
+        assert all(s.get("DeletedDate") for s in listed), name
