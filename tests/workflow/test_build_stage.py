@@ -84,3 +84,19 @@ def test_an_image_given_in_the_input_skips_the_build(world, rehearse):
     assert "Is an image given?" in names and BUILD not in names
     assert _tags(world) == []
     assert "Plan the ECS services" in names
+
+
+def test_a_container_stack_app_is_refused_by_the_build_naming_the_image_input(world, rehearse):
+    before = heroku_app(world)
+    app = world.heroku._apps[APP]
+    app.stack = "container"  # heroku.yml / heroku container:release: the release has no slug
+    try:
+        report = rehearse()
+    finally:
+        app.stack = "heroku-24"
+
+    assert_rolled_back(world, report, before)
+    assert json.loads(report["cause"])["State"] == BUILD
+    log = _log("codebuild-*.log")
+    assert "container image (container stack" in log and '"image" in the execution input' in log
+    assert _tags(world) == []
