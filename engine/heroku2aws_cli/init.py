@@ -458,7 +458,7 @@ def tasks_of(s: Survey) -> list[costs.TaskSize]:
 
 
 def estimates(s: Survey, c: Choices, region: str) -> list[costs.Estimate]:
-    nat = 0 if c.params.existing_vpc_id else 2
+    nat = 0 if c.params.existing_vpc_id else 1
     landing = costs.landing_monthly(tasks_of(s), c.postgres, c.redis, nat_gateways=nat, region=region)
     heroku = costs.heroku_monthly([(p.type, p.quantity, p.size) for p in s.formation], s.addons)
     once = costs.migration_one_time(strategy="dms-full-load", data_bytes=s.postgres.bytes if s.postgres else None,

@@ -71,3 +71,10 @@ def test_migration_one_time_by_strategy():
     assert items["both sides for ~3 days"] == pytest.approx(450 * 3 / 30)
     dump = migration_one_time(strategy="dump-restore", data_bytes=None)
     assert any(line.item.startswith("pg_dump/pg_restore task ~1 h") for line in dump.lines)
+
+
+def test_defaults_follow_the_landing_template_one_nat_gateway_and_its_secrets():
+    with_redis = {line.item for line in landing_monthly([], choose_postgres("standard-0"), choose_redis("mini")).lines}
+    without = {line.item for line in landing_monthly([], choose_postgres("standard-0"), None).lines}
+    assert "NAT gateway x1" in with_redis and "public IPv4 addresses x3" in with_redis
+    assert "Secrets Manager x7" in with_redis and "Secrets Manager x4" in without

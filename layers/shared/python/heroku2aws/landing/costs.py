@@ -153,10 +153,14 @@ def _region_note(estimate: Estimate, region: str | None) -> None:
 
 
 def landing_monthly(tasks: Sequence[TaskSize], postgres: PostgresChoice | None, redis: RedisChoice | None, *,
-                    nat_gateways: int = 2, az_count: int = 2, secrets: int = 6, alb_lcu: float = 1.0,
+                    nat_gateways: int = 1, az_count: int = 2, secrets: int | None = None, alb_lcu: float = 1.0,
                     nat_gb: float = 50.0, logs_gb: float = 5.0, region: str | None = None) -> Estimate:
-    """The landing's monthly estimate for the chosen sizes (``nat_gateways`` 0 when it reuses a VPC)."""
+    """The landing's monthly estimate for the chosen sizes. ``nat_gateways``: the landing's VPC has one (template.yaml
+    LandingNatGateway), 0 when it reuses a VPC. ``secrets``: the config secret, the Heroku key's, the source and target
+    Postgres secrets and, with Redis, the source and target Redis secrets and the AUTH token's."""
     est = Estimate("AWS landing, a month")
+    if secrets is None:
+        secrets = 4 + (3 if redis is not None else 0)
     for t in tasks:
         if t.quantity <= 0:
             continue
