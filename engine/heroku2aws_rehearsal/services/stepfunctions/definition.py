@@ -105,6 +105,29 @@ def _resource_problems(machine: dict) -> list[str]:
     return problems
 
 
+def _codebuild_argument_problems(machine: dict) -> list[str]:
+    """``codebuild:startBuild`` (and ``.sync``) take StartBuild's request members, PascalCase (guide, "Manage AWS
+    CodeBuild builds with Step Functions"); any other field is refused when the definition is created, as AWS's
+    validator does (SCHEMA_VALIDATION_FAILED: the field is not supported by Step Functions)."""
+    problems = []
+    members: set[str] | None = None
+    for path, state in _all_states(machine):
+        resource = state.get("Resource")
+        if state.get("Type") != "Task" or not isinstance(resource, str) \
+                or not re.match(r"^arn:aws[a-z-]*:states:::codebuild:startBuild(\.sync)?$", resource):
+            continue
+        if members is None:
+            members = {m[0].upper() + m[1:] for m in operation_model("codebuild", "StartBuild").input_shape.members}
+        arguments = state.get("Arguments") or state.get("Parameters") or {}
+        if isinstance(arguments, dict):
+            for key in arguments:
+                name = key[:-2] if key.endswith(".$") else key
+                if name not in members:
+                    problems.append(f"SCHEMA_VALIDATION_FAILED: The field \"{name}\" is not supported by Step Functions "
+                                    f"(at {path}/Arguments)")
+    return problems
+
+
 def definition_problems(definition: str) -> list[str]:
     """Everything in ``definition`` AWS's validator refuses that moto's parser accepts; ``[]`` when none."""
     try:
@@ -117,6 +140,7 @@ def definition_problems(definition: str) -> list[str]:
                 for problem in check_expression(body)]
     problems += _scope_problems(machine, "", {})
     problems += _resource_problems(machine)
+    problems += _codebuild_argument_problems(machine)
     return problems
 
 
