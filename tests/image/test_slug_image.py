@@ -163,3 +163,20 @@ def test_given_an_ecs_command_vector_when_the_entrypoint_gets_it_then_it_runs_as
 
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip() == "sourced worker"  # sourced once, the process type from the vector
+
+
+def test_a_large_slug_is_streamed_to_disk_while_hashed_not_held_in_memory(heroku, tmp_path):
+    import tracemalloc
+
+    blob = os.urandom(96 << 20)  # 96 MiB: the download must not hold it (nor a copy) in memory
+    heroku.set_slug_blob(APP, blob)
+    release = slug_image.release_of(HerokuClient(heroku.token, heroku.url), APP)
+    tracemalloc.start()
+    try:
+        size = slug_image.download_slug(release, tmp_path / "slug.tgz")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert size == len(blob) and (tmp_path / "slug.tgz").stat().st_size == len(blob)
+    assert peak < 16 << 20, f"peak {peak / 2**20:.1f} MiB while downloading a 96 MiB slug"
