@@ -65,6 +65,9 @@ ADDON_ATTACHMENTS: dict[str, list[str]] = {"DATABASE": ["DATABASE_URL"], "REDIS"
 ADDON_PLANS = {"DATABASE": "heroku-postgresql:standard-0", "REDIS": "heroku-redis:premium-0",
                "PAPERTRAIL": "papertrail:choklad", "SCHEDULER": "scheduler:standard"}
 RELEASE_VERSION = 7
+#: The sample app's Heroku Scheduler job, as a team copies it into the execution input (scheduler.jobs).
+SCHEDULER_JOBS = [{"name": "nightly", "command": "python -m heroku2aws_rehearsal.sample_app.release",
+                   "schedule": "cron(0 2 * * ? *)"}]
 
 
 class AlbProxy:
@@ -427,6 +430,9 @@ class World:
             doc = json.loads(Path(self.ids["events_path"]).read_text())
             doc["heroku"]["api_url"] = self.heroku.url
             doc.update(health_url=self.ids["health_url"], approval={"required": False}, timings=REHEARSAL_TIMINGS)
+            # The sample app has Heroku Scheduler (no API: a team copies its jobs into the input, as init says): its
+            # nightly job becomes an EventBridge Scheduler schedule, created disabled and enabled at the switch.
+            doc.setdefault("scheduler", {"jobs": SCHEDULER_JOBS})
             from heroku2aws.contracts.input import Ecs
 
             if Ecs.model_fields["image"].is_required():  # no build stage in this stack: the image is the input's
