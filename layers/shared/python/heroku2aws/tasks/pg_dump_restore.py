@@ -272,8 +272,14 @@ def copy_database(
     keep_dump: bool = False,
     progress: Callable[[str], None] | None = None,
     done: set[tuple[int, int]] | None = None,
+    analyze: bool | None = None,
+    from_dump: str | None = None,
 ) -> dict:
-    """Dump ``source_url`` and restore it into ``target_url``; returns a summary (no secrets)."""
+    """Dump ``source_url`` and restore it into ``target_url``; returns a summary (no secrets).
+
+    ``from_dump``: a directory dump of the schema made already (:func:`dump_schema`): restore ``sections`` of it
+    instead of dumping again (the streaming copy dumps the schema once, restores pre-data first and post-data last).
+    """
     pg_dump, pg_restore = _tool("pg_dump"), _tool("pg_restore")
     source_url, target_url = connections.normalise_url(source_url), connections.normalise_url(target_url)
     urls = (source_url, target_url)
@@ -300,7 +306,7 @@ def copy_database(
 
     parent = tempfile.mkdtemp(prefix="heroku2aws-pgdump-", dir=dump_parent)
     os.chmod(parent, 0o700)
-    dump_dir = os.path.join(parent, "dump")
+    dump_dir = from_dump or os.path.join(parent, "dump")
     summary: dict = {"jobs": jobs, "schema_only": schema_only, "sections": sections or [],
                      "source": redact(source_url), "target": redact(target_url)}
     t0 = time.monotonic()
@@ -314,16 +320,17 @@ def copy_database(
                 dumped += 1
                 say(f"dumped table {m.group('a') or m.group('b')} ({dumped})", phase="dump", tables_done=dumped)
 
-        _run_tool([pg_dump, "--format=directory", f"--jobs={jobs}", f"--file={dump_dir}", "--verbose",
-                   "--no-password", *[f"--exclude-schema={x}" for x in HEROKU_SCHEMAS], *selection, f"--dbname={src_conninfo}"],
-                  _child_env(src_pw), urls, "pg_dump", on_dump)
+        if from_dump is None:
+            _run_tool([pg_dump, "--format=directory", f"--jobs={jobs}", f"--file={dump_dir}", "--verbose",
+                       "--no-password", *[f"--exclude-schema={x}" for x in HEROKU_SCHEMAS], *selection,
+                       f"--dbname={src_conninfo}"], _child_env(src_pw), urls, "pg_dump", on_dump)
         dump_s = time.monotonic() - t0
         total = _count_table_data(pg_restore, dump_dir)
         size = sum(os.path.getsize(os.path.join(dump_dir, f)) for f in os.listdir(dump_dir))
         say(f"dump done: {total} tables of data, {size / 1e6:.1f} MB in {dump_s:.1f}s", phase="dump",
             tables=total, bytes=size, seconds=round(dump_s, 2))
 
-        if sections == ["post-data"]:
+        if analyze if analyze is not None else sections == ["post-data"]:  # the streaming copy analyzed each table
             analyze_target(target_url)
             say("target vacuumed and analyzed before its indexes and foreign keys", phase="restore")
         listing = subprocess.run([pg_restore, "-l", dump_dir], capture_output=True, text=True, check=False).stdout
@@ -350,7 +357,8 @@ def copy_database(
         step = "pg_restore" + (f" ({', '.join(sections)})" if sections else " (schema only)" if schema_only else "")
         try:
             _run_tool([pg_restore, f"--jobs={jobs}", "--no-owner", "--no-acl", "--exit-on-error", "--verbose",
-                       "--no-password", f"--use-list={list_file}", f"--dbname={tgt_conninfo}", dump_dir],
+                       "--no-password", f"--use-list={list_file}", f"--dbname={tgt_conninfo}",
+                       *([f"--section={x}" for x in sections or []] if from_dump else []), dump_dir],
                       _child_env(tgt_pw), urls, step, on_restore)
         except TaskError as exc:
             progress_note = f" ({restored}/{total} tables of data)" if total else ""
@@ -375,6 +383,23 @@ def copy_database(
             log.info("dump kept", extra={"dump_dir": dump_dir})
         else:
             shutil.rmtree(parent, ignore_errors=True)
+
+
+def dump_schema(source_url: str, parent: str) -> str:
+    """The schema's pre-data and post-data sections (directory format, Heroku's schemas left out) into ``parent``.
+
+    One dump serves both ends of the streaming copy: ``copy_database(..., from_dump=path, sections=[...])``."""
+    pg_dump = _tool("pg_dump")
+    source_url = connections.normalise_url(source_url)
+    conninfo, password = conninfo_without_password(source_url)
+    path = os.path.join(parent, "schema")
+    # The two sections, not --schema-only: that would leave large objects out (pg_dump docs, -b: "the default behavior
+    # except when --schema, --table, or --schema-only is specified"), whose metadata is pre-data.
+    _run_tool([pg_dump, "--format=directory", f"--file={path}", "--no-password", "--section=pre-data",
+               "--section=post-data",
+               *[f"--exclude-schema={x}" for x in HEROKU_SCHEMAS], f"--dbname={conninfo}"],
+              _child_env(password), (source_url,), "pg_dump (schema)", lambda _line: None)
+    return path
 
 
 def _parser() -> argparse.ArgumentParser:
