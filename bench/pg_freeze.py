@@ -22,6 +22,7 @@ from Debian's packages when it is missing.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -62,11 +63,26 @@ SELECT setval('order_numbers', 123456);
 
 
 def _run(cmd: list[str], env: dict[str, str] | None = None, cwd: str | None = None) -> float:
+    return _run_out(cmd, env, cwd)[0]
+
+
+def _run_out(cmd: list[str], env: dict[str, str] | None = None, cwd: str | None = None) -> tuple[float, str]:
     t0 = time.perf_counter()
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=cwd)
     if r.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:3])} failed ({r.returncode}): {(r.stderr or r.stdout)[-2000:]}")
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, r.stdout
+
+
+def _phases(stdout: str) -> str:
+    """The project's own phases, from the task's last log line (``pg_copy succeeded``)."""
+    for line in reversed(stdout.splitlines()):
+        if '"pg_copy succeeded"' in line:
+            t = json.loads(line).get("timings", {})
+            return (f"schema {t.get('pre_data', 0):.1f}s, then all rows in at {t.get('stream', 0):.1f}s and the last "
+                    f"index at {t.get('indexed', 0):.1f}s, post-data {t.get('post_data', 0):.1f}s, the rest verified "
+                    f"{t.get('final_verify', 0):.1f}s")
+    return ""
 
 
 def _fresh(server, db: str) -> None:
@@ -160,7 +176,10 @@ def main() -> int:
         detail: dict[str, str] = {}
         for _ in range(rounds):
             _fresh(tgt, "app")
-            times["project"].append(_run([sys.executable, "-m", "heroku2aws.tasks.pg_copy", "--jobs", "2"], env))
+            took, out = _run_out([sys.executable, "-m", "heroku2aws.tasks.pg_copy", "--jobs", "2"], env)
+            times["project"].append(took)
+            if took == min(times["project"]):
+                detail["project"] = _phases(out)
             check = verify(src.url("app"), tgt.url("app"), exact_sequences=True)
             if not check.match:
                 print(f"pg_freeze: the project's copy does not verify: {check.differences}", flush=True)
