@@ -177,3 +177,22 @@ def test_given_a_dynamic_reference_when_resolved_then_the_secrets_key_replaces_i
     assert DYNAMIC_REFERENCE.fullmatch("{{resolve:secretsmanager:x/y:SecretString:token}}")
     with pytest.raises(ValueError, match="no key"):
         resolve_dynamic(emulated_aws, f"{{{{resolve:secretsmanager:{arn}:SecretString:nope}}}}")
+
+
+def test_given_an_existing_vpc_when_deployed_then_the_landing_uses_its_subnets_and_creates_no_network(emulated_aws):
+    emulated_aws.reset()
+    ec2 = emulated_aws.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{i}.0/24", AvailabilityZone=f"us-east-1{az}")["Subnet"]["SubnetId"]
+               for i, az in ((1, "a"), (2, "b"), (3, "a"), (4, "b"))]
+    stack = deploy(emulated_aws, STACK, {**PARAMS, "HostedZoneId": zone(emulated_aws), "ExistingVpcId": vpc,
+                                         "ExistingPublicSubnetIds": ",".join(subnets[:2]),
+                                         "ExistingPrivateSubnetIds": ",".join(subnets[2:])}, stores=Stores())
+    assert not [k for k, v in stack.resources.items() if v["type"].startswith(("AWS::EC2::VPC", "AWS::EC2::Subnet",
+                                                                                "AWS::EC2::NatGateway"))]
+    lb = emulated_aws.client("elbv2").describe_load_balancers(LoadBalancerArns=[stack.ref("LandingLoadBalancer")])
+    assert sorted(az["SubnetId"] for az in lb["LoadBalancers"][0]["AvailabilityZones"]) == sorted(subnets[:2])
+    group = emulated_aws.client("rds").describe_db_subnet_groups(DBSubnetGroupName=stack.ref("LandingDatabaseSubnetGroup"))
+    assert sorted(s["SubnetIdentifier"] for s in group["DBSubnetGroups"][0]["Subnets"]) == sorted(subnets[2:])
+    assert validate_env()["LANDING_PRIVATE_SUBNETS"] == ",".join(subnets[2:])
+    assert ec2.describe_security_groups(GroupIds=[stack.ref("LandingAppSecurityGroup")])["SecurityGroups"][0]["VpcId"] == vpc
