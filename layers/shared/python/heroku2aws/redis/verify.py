@@ -11,7 +11,7 @@ type and TTL of every key are always checked):
   consumers and pending entries (ID, consumer, delivery count). Values above ``chunk`` members / ``chunk_bytes``
   bytes are compared in chunks, never whole, and never DUMPed.
 * **every target key** (SCAN on the target) exists on the source: a key only on the target is named. The forward
-  pass remembers a keyed 64-bit hash of each source key it judged (:class:`SeenKeys`, about 66 bytes a key, up to
+  pass remembers a keyed 64-bit hash of each source key it judged (:class:`SeenKeys`, about 9 bytes a key, up to
   :data:`MAX_REMEMBERED` keys a database); a target key it judged needs no more than the SCAN that lists it, and
   only the others are looked up on the source (``EXISTS``, with the target's ``PTTL``). Before, every target key
   took an ``EXISTS`` and a ``PTTL`` again: the reverse pass cost about as much as a third of the verification.
@@ -30,6 +30,8 @@ import os
 import random
 import sys
 import time
+from array import array
+from bisect import bisect_left
 from collections.abc import Callable
 
 import hiredis
@@ -44,7 +46,7 @@ __all__ = ["MAX_REMEMBERED", "Comparer", "SeenKeys", "rdb_version", "stream_stat
 
 #: Source keys a database may have for the forward pass to remember them (:class:`SeenKeys`); above it, the reverse
 #: pass looks every target key up on the source, as it always did (memory stays bounded whatever the key count).
-MAX_REMEMBERED = 1_000_000
+MAX_REMEMBERED = 8_000_000
 #: Keys a reverse-pass SCAN asks for at once (the server's work is the same whatever the count: fewer round trips).
 REVERSE_SCAN_COUNT = 5000
 
@@ -60,13 +62,21 @@ class SeenKeys:
     Python's ``hash`` of bytes is SipHash keyed by a random per-process secret: nobody can choose a target key that
     collides with a source key's, and two keys collide by chance once in 2**64. With hash randomization turned off
     (``PYTHONHASHSEED``), a BLAKE2b keyed by a fresh random secret takes its place. A collision could only hide a key
-    that is on the target and not on the source: not a chance an adversary gets."""
+    that is on the target and not on the source: not a chance an adversary gets.
+
+    Kept in 256 arrays of unsigned 64-bit integers (about 9 bytes a key: a ``set`` of ints took 66, which made the
+    copy process's peak 53 MiB larger on 750,000 keys), each sorted once when the reverse pass starts (one bucket's
+    worth of temporary list at a time) and searched by bisection."""
+
+    BUCKETS = 256
 
     def __init__(self) -> None:
-        self._hashes: set[int] = set()
+        self._buckets = [array("Q") for _ in range(self.BUCKETS)]
+        self._sorted = True
+        self._count = 0
         self.digest: Callable[[bytes], int]
         if sys.flags.hash_randomization:
-            self.digest = hash
+            self.digest = lambda k: hash(k) & _U64
         else:
             secret = os.urandom(16)
 
@@ -76,14 +86,31 @@ class SeenKeys:
             self.digest = keyed
 
     def add(self, key: bytes) -> None:
-        self._hashes.add(self.digest(key))
+        h = self.digest(key)
+        self._buckets[h % self.BUCKETS].append(h)
+        self._sorted = False
+        self._count += 1
 
     def unseen(self, keys: list[bytes]) -> list[bytes]:
-        hashes, digest = self._hashes, self.digest
-        return [k for k in keys if digest(k) not in hashes]
+        if not self._sorted:
+            for i, bucket in enumerate(self._buckets):
+                self._buckets[i] = array("Q", sorted(bucket))
+            self._sorted = True
+        out = []
+        buckets, digest, n = self._buckets, self.digest, self.BUCKETS
+        for k in keys:
+            h = digest(k)
+            bucket = buckets[h % n]
+            i = bisect_left(bucket, h)
+            if i == len(bucket) or bucket[i] != h:
+                out.append(k)
+        return out
 
     def __len__(self) -> int:
-        return len(self._hashes)
+        return self._count
+
+
+_U64 = (1 << 64) - 1
 
 
 class Comparer:
