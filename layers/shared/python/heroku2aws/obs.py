@@ -12,7 +12,9 @@ Tracing is Lambda's and Step Functions' own (``Tracing: Active``): no X-Ray SDK 
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -21,7 +23,23 @@ __all__ = ["MetricUnit", "count", "get_logger", "logger", "metrics", "publish_ta
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "heroku2aws")
 
-logger = Logger(service=SERVICE)
+
+
+class _CurrentStdout(logging.StreamHandler):
+    """Powertools' default handler keeps the ``sys.stdout`` of the moment the Logger was built; this one writes to
+    whatever ``sys.stdout`` is when a line is logged (the same stream in Lambda and ECS; in a CLI or a test that
+    swaps stdout, a handler bound to an old, closed stream prints '--- Logging error ---' instead of the line)."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+logger = Logger(service=SERVICE, logger_handler=_CurrentStdout())
 metrics = Metrics(service=SERVICE, namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "heroku2aws"))
 
 
