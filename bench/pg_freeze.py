@@ -48,7 +48,7 @@ def _seed_sql(gb: float, scale: int) -> tuple[int, str]:
 CREATE TABLE documents (id bigint PRIMARY KEY, aid int NOT NULL REFERENCES pgbench_accounts, code char(16) NOT NULL,
                         title varchar(80), doc jsonb NOT NULL, blob bytea, created timestamptz NOT NULL);
 INSERT INTO documents
-SELECT g, 1 + (g * 7919) % {scale * 100000}, 'D' || lpad(g::text, 9, '0'),
+SELECT g, 1 + (g::bigint * 7919) % {scale * 100000}, 'D' || lpad(g::text, 9, '0'),
        'title ' || md5(g::text),
        jsonb_build_object('id', g, 'tags', jsonb_build_array('a' || g % 10, 'b' || g % 7), 'body', repeat(md5(g::text), 8),
                           'price', (g % 10000) / 100.0, 'nested', jsonb_build_object('ok', g % 2 = 0, 'n', g)),
