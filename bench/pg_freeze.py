@@ -16,7 +16,8 @@ in one run:
 
 Each project copy is checked afterwards with ``verify()`` (not timed), so a fast wrong copy cannot pass. Printed:
 seconds per method and ratios to ``pgcopydb clone``; target: project <= 1.0x. ``BENCH_FREEZE_GB=0.2`` for a quick
-run; ``BENCH_FREEZE_ROUNDS`` (default 1) repeats each method and keeps the best. ``make bench`` installs pgcopydb
+run; ``BENCH_FREEZE_ROUNDS`` (default 1) repeats each method and keeps the best; ``BENCH_FREEZE_SMALL_TABLES``
+(default 300) sets the number of small tables (0: pgcopydb's best case, the issue's database). ``make bench`` installs pgcopydb
 from Debian's packages when it is missing.
 """
 
@@ -35,11 +36,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 
-SMALL_TABLES = 300
+SMALL_TABLES = int(os.environ.get("BENCH_FREEZE_SMALL_TABLES", "300"))
 
 
 def _seed_sql(gb: float, scale: int) -> tuple[int, str]:
-    wide_rows = max(1000, int(300_000 * gb))
+    wide_rows = max(1000, int(320_000 * gb))
     small = "\n".join(
         f"CREATE TABLE small_{i} (id int PRIMARY KEY, name text NOT NULL, at timestamptz DEFAULT '2024-01-01', "
         f"amount numeric(12, 2)); INSERT INTO small_{i} (id, name, amount) SELECT g, 'n' || g, g * 1.25 "
@@ -157,7 +158,7 @@ def main() -> int:
     if pgcopydb is None:
         print("pg_freeze: pgcopydb is not installed and could not be (apt-get install pgcopydb)", flush=True)
         return 1
-    scale = max(1, round(45 * gb))
+    scale = max(1, round(48 * gb))
     wide_rows, seed = _seed_sql(gb, scale)
     with PostgresServer(name="bench-fz-src").start() as src, PostgresServer(name="bench-fz-tgt").start() as tgt:
         src.sql("postgres", "CREATE DATABASE app")
