@@ -241,3 +241,32 @@ def test_the_data_limit_error_is_terminal_no_retry_or_catch_sees_it(aws):
     assert desc["error"] == "States.DataLimitExceeded"
     assert len([e for e in events if e["type"] == "TaskFailed"]) == 1, "it was retried"
     assert not [e for e in events if e["type"] == "SucceedStateEntered"]
+
+
+# ---------------------------------------------------------------------- 7. GetExecutionHistory pages
+# API Reference, GetExecutionHistory: maxResults "default is 100 and the maximum allowed page size is 1000", reverseOrder,
+# nextToken. moto answered every event at once, so a client's paging was never exercised.
+
+
+def test_execution_history_is_paged_as_aws_pages_it(aws):
+    desc, events = run(aws, {"Loop": {"Type": "Pass", "Assign": {"n": "{% $exists($n) ? $n + 1 : 1 %}"},
+                                      "Next": "Check"},
+                             "Check": {"Type": "Choice", "Choices": [{"Condition": "{% $n < 60 %}", "Next": "Loop"}],
+                                       "Default": "Done"}, "Done": {"Type": "Succeed"}}, "Loop")
+    assert desc["status"] == "SUCCEEDED" and len(events) > 200
+    sfn = aws.client("stepfunctions")
+    arn = desc["executionArn"]
+    first = sfn.get_execution_history(executionArn=arn)
+    assert len(first["events"]) == 100 and first["nextToken"]  # the default page
+    ids: list[int] = []
+    kwargs = {"executionArn": arn, "maxResults": 70, "reverseOrder": True}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        assert len(page["events"]) <= 70
+        ids += [e["id"] for e in page["events"]]
+        if "nextToken" not in page:
+            break
+        kwargs["nextToken"] = page["nextToken"]
+    assert ids == sorted((e["id"] for e in events), reverse=True)  # every event once, newest first
+    with pytest.raises(ClientError, match="InvalidToken"):
+        sfn.get_execution_history(executionArn=arn, nextToken="not-a-token")

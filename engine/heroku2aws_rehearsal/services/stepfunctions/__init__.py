@@ -9,6 +9,7 @@ Organised as moto and LocalStack organise a service: one module per concern, and
 - ``errors``: error names per integration, as AWS produces them.
 - ``history``: the 25,000-event execution history quota.
 - ``limits``: the 256 KiB payload quota (task inputs too) and its terminal ``States.DataLimitExceeded``.
+- ``paging``: GetExecutionHistory's pages (``maxResults``, ``reverseOrder``, ``nextToken``).
 - ``definition``: CreateStateMachine / UpdateStateMachine checks AWS makes and moto does not.
 - ``faults``: fault injection for rehearsals (``--fail-at``), refusing names AWS could never raise there.
 
@@ -44,7 +45,7 @@ class StepFunctionsRuntime:
             if self._applied:
                 return
             self._applied = True
-            from . import definition, errors, faults, history, limits, tasks
+            from . import definition, errors, faults, history, limits, paging, tasks
 
             self._patch_jsonata()
             tasks.apply()
@@ -52,6 +53,7 @@ class StepFunctionsRuntime:
             faults.apply(self.faults)
             history.apply()
             limits.apply()
+            paging.apply()
             definition.apply()
 
     def _patch_jsonata(self) -> None:
