@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from .input import ExecutionInput, PendingInput
 from .results import FormationItem
 
-__all__ = ["CheckServicesEvent", "CompleteInputEvent", "HealthGateEvent", "HerokuControlEvent", "PlanServicesEvent", "RollbackEvent",
-           "StageEvent", "SwitchSecretsEvent", "ValidateEvent", "VerifyDataEvent"]
+__all__ = ["CheckServicesEvent", "CompleteInputEvent", "HealthGateEvent", "HerokuControlEvent", "PlanServicesEvent",
+           "RollbackEvent", "StageEvent", "SwitchSecretsEvent", "ValidateEvent", "VerifyDataEvent"]
 
 Direction = Literal["target", "source"]
 
