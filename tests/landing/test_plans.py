@@ -52,6 +52,27 @@ def test_known_postgres_sizes(plan, expected):
     assert (choice.instance_class, choice.storage_gb, choice.multi_az) == expected
 
 
+@pytest.mark.parametrize(("name", "figures"), [
+    # Dev Center "Heroku Postgres Production Tier Technical Characterization" (last updated 2024-09-06):
+    # (RAM GB, disk GB, connection limit); -3 is 15.25 GB and -4 30.5 GB, not 15 and 30.
+    ("standard-0", (4, 64, 120)), ("premium-2", (8, 256, 400)), ("private-3", (15.25, 512, 500)),
+    ("shield-4", (30.5, 768, 500)), ("standard-5", (61, 1000, 500)), ("premium-9", (768, 4000, 500)),
+])
+def test_postgres_figures_are_the_published_ones(name, figures):
+    plan = POSTGRES_PLANS[name]
+    assert (plan.ram_gb, plan.storage_gb, plan.connections) == figures
+    assert f"{figures[0]} GB RAM" in choose_postgres(name).why[0]
+
+
+@pytest.mark.parametrize(("name", "figures"), [
+    # Dev Center "Heroku Key-Value Store Technical Characterization" (last updated 2024-10-11): (MB, connections).
+    ("mini", (25, 20)), ("premium-0", (50, 40)), ("premium-5", (1000, 1000)), ("private-7", (7000, 10000)),
+    ("shield-10", (25000, 40000)), ("premium-14", (100000, 65000)),
+])
+def test_redis_figures_are_the_published_ones(name, figures):
+    assert (REDIS_PLANS[name].memory_mb, REDIS_PLANS[name].connections) == figures
+
+
 def test_storage_grows_past_the_plan_when_the_data_nearly_fills_it():
     assert choose_postgres("essential-0", data_bytes=10 * 1024 ** 2).storage_gb == 20
     choice = choose_postgres("standard-0", data_bytes=60 * GIB)

@@ -3,32 +3,49 @@
 ESTIMATES from public list prices, not quotes: no tax, no free tier, no Savings Plans or reserved instances, no
 data transfer out to the internet, no support plan; a month is 730 hours.
 
-AWS prices: on-demand, US East (N. Virginia) ``us-east-1``, recorded 2026-12-02 from the AWS pricing pages below.
-Other regions differ (typically 5-30 % higher): the estimate names the region it priced and warns when the
-landing's region is another one.
+AWS prices: on-demand, US East (N. Virginia) ``us-east-1``, recorded 2026-12-02. Other regions differ (typically
+5-30 % higher): the estimate names the region it priced and warns when the landing's region is another one.
 
-- Fargate (Linux/x86): $0.04048 per vCPU-hour, $0.004445 per GB-hour — https://aws.amazon.com/fargate/pricing/
-- RDS for PostgreSQL, Single-AZ instance-hours by class; Multi-AZ (one standby) bills the instance and the storage
-  twice — https://aws.amazon.com/rds/postgresql/pricing/ and
-  https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_OnDemandDBInstances.html ("Multi-AZ DB instances");
-  gp3 storage $0.115 per GB-month (3,000 IOPS / 125 MB/s included).
-- ElastiCache (Redis OSS node-hours; Valkey nodes are priced 20 % lower) —
-  https://aws.amazon.com/elasticache/pricing/ ; a replica is one more node.
-- Application Load Balancer: $0.0225 per hour + $0.008 per LCU-hour — https://aws.amazon.com/elasticloadbalancing/pricing/
-- NAT gateway: $0.045 per hour + $0.045 per GB processed — https://aws.amazon.com/vpc/pricing/
-- Public IPv4 addresses (the ALB's one per zone, each NAT gateway's Elastic IP): $0.005 per hour —
-  https://aws.amazon.com/vpc/pricing/ ("Public IPv4 Address")
-- Secrets Manager: $0.40 per secret-month — https://aws.amazon.com/secrets-manager/pricing/
-- CloudWatch Logs ingestion: $0.50 per GB — https://aws.amazon.com/cloudwatch/pricing/
-- DMS: replication instance-hours by class — https://aws.amazon.com/dms/pricing/
-- CodeBuild: general1.medium Linux $0.01 per build-minute — https://aws.amazon.com/codebuild/pricing/
-- Step Functions Standard: $0.025 per 1,000 state transitions — https://aws.amazon.com/step-functions/pricing/
+Each figure was checked on 2026-12-02 against the stored copies of public pages the search tool holds. AWS's own
+pricing pages render their tables from scripts, so most figures are confirmed by a third-party page that quotes
+them for us-east-1 (named as such); "unverified" marks a figure no source confirmed here (figure as recalled).
 
-Heroku prices: list prices a month, recorded 2026-12-02 from https://www.heroku.com/pricing (dynos) and the
-Elements pages https://elements.heroku.com/addons/heroku-postgresql and .../heroku-redis (add-on plans). The
-Platform API's own ``billed_price`` of each add-on (what Heroku bills this app, contracts included) wins over the
-list price when Heroku answers one. Eco dynos are one $5 pool per account, counted once. Private and Shield
-dynos (Private Spaces) and Fir sizes are priced by contract: the estimate says it cannot price them.
+- Fargate (Linux/x86): $0.04048 per vCPU-hour, $0.004445 per GB-hour — AWS: https://aws.amazon.com/fargate/pricing/ ;
+  confirmed by https://www.vantage.sh/blog/fargate-pricing (third-party, us-east-1 table).
+- RDS for PostgreSQL, Single-AZ instance-hours by class (see RDS_HOUR). Multi-AZ (one standby) bills the instance
+  and the storage twice: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_OnDemandDBInstances.html
+  ("Multi-AZ DB instances": compute billed for primary and standby, storage for both). gp3 storage $0.115 per
+  GB-month (3,000 IOPS / 125 MB/s included): https://www.usage.ai/blogs/aws/reserved-instances/rds/pricing-calculator/
+  (third-party, us-east-1). AWS: https://aws.amazon.com/rds/postgresql/pricing/
+- ElastiCache (Redis OSS node-hours; see CACHE_HOUR) — https://aws.amazon.com/elasticache/pricing/ ; a replica is
+  one more node. Valkey nodes 20 % lower: unverified (the stored copies state 33 % lower for Valkey *Serverless*
+  only: https://aws.eu/it/elasticache/pricing).
+- Application Load Balancer: $0.0225 per hour + $0.008 per LCU-hour — AWS:
+  https://aws.amazon.com/elasticloadbalancing/pricing/ ; confirmed by a transcription of that page's us-east-1
+  examples, https://raw.githubusercontent.com/api-evangelist/amazon-elastic-load-balancing/refs/heads/main/plans/amazon-elastic-load-balancing-plans-pricing.yml
+  (third-party).
+- NAT gateway: $0.045 per hour + $0.045 per GB processed — AWS: https://aws.amazon.com/vpc/pricing/ ; confirmed by
+  https://www.wring.co/blog/aws-nat-gateway-pricing-guide (third-party, us-east-1).
+- Public IPv4 addresses (the ALB's one per zone, each NAT gateway's Elastic IP): $0.005 per hour — AWS:
+  https://aws.amazon.com/vpc/pricing/ ("Public IPv4 Address"); confirmed by
+  https://cloudburn.io/blog/aws-nat-gateway-pricing (third-party).
+- Secrets Manager: $0.40 per secret-month — AWS: https://aws.amazon.com/secrets-manager/pricing/ ; confirmed by a
+  transcription of that page, https://raw.githubusercontent.com/api-evangelist/amazon-secrets-manager/refs/heads/main/plans/amazon-secrets-manager-plans-pricing.yml
+  (third-party).
+- CloudWatch Logs ingestion: $0.50 per GB — AWS: https://aws.amazon.com/cloudwatch/pricing/ ; confirmed by
+  https://www.factualminds.com/blog/amazon-cloudwatch-pricing-metrics-logs-alarms-dashboards/ (third-party).
+- DMS: replication instance-hours by class (see DMS_HOUR) — https://aws.amazon.com/dms/pricing/ : unverified.
+- CodeBuild: general1.medium Linux $0.01 per build-minute — AWS: https://aws.amazon.com/codebuild/pricing/ ;
+  confirmed by https://kindatechnical.com/aws-codebuild/understanding-codebuild-pricing.html (third-party).
+- Step Functions Standard: $0.025 per 1,000 state transitions, US East (N. Virginia) —
+  https://aws.amazon.com/step-functions/pricing/ (AWS's table).
+
+Heroku prices: list prices a month, recorded 2026-12-02. Dynos: Dev Center "Usage & Billing",
+https://devcenter.heroku.com/articles/usage-and-billing (see HEROKU_DYNO_MONTH for which sizes it confirms). Add-on
+plans: https://elements.heroku.com/addons/heroku-postgresql and .../heroku-redis were not in the stored copies (see
+HEROKU_ADDON_MONTH). The Platform API's own ``billed_price`` of each add-on (what Heroku bills this app, contracts
+included) wins over the list price when Heroku answers one. Eco dynos are one $5 pool per account, counted once.
+Private and Shield dynos (Private Spaces) and Fir sizes are priced by contract: the estimate says it cannot price them.
 """
 
 from __future__ import annotations
@@ -60,29 +77,39 @@ SFN_TRANSITION = 0.025 / 1000
 VALKEY_DISCOUNT = 0.8
 
 #: RDS for PostgreSQL, Single-AZ, $ an hour.
+#: db.t4g.micro/small/medium: https://infratally.com/articles/aws-rds-pricing-explained-2026.html (third-party,
+#: us-east-1 PostgreSQL Single-AZ; read 2026-12-02). db.t4g.large, db.r6g.*, db.r6i.*: not found in a published
+#: source here (third-party copies disagree, db.r6g.large $0.225 vs $0.26); figures as recalled.
 RDS_HOUR: dict[str, float] = {
     "db.t4g.micro": 0.016, "db.t4g.small": 0.032, "db.t4g.medium": 0.065, "db.t4g.large": 0.129,
     "db.r6g.large": 0.225, "db.r6g.xlarge": 0.45, "db.r6g.2xlarge": 0.899, "db.r6g.4xlarge": 1.798,
     "db.r6g.8xlarge": 3.597, "db.r6g.12xlarge": 5.395, "db.r6g.16xlarge": 7.194,
     "db.r6i.24xlarge": 12.0, "db.r6i.32xlarge": 16.0,
 }
-#: ElastiCache Redis OSS node, $ an hour.
+#: ElastiCache Redis OSS node, $ an hour. Not found in a published source here (AWS's table is not in the stored
+#: copies; third-party copies disagree, cache.r6g.large $0.171 to $0.226); figures as recalled.
 CACHE_HOUR: dict[str, float] = {
     "cache.t4g.micro": 0.016, "cache.t4g.small": 0.032, "cache.t4g.medium": 0.065,
     "cache.r6g.large": 0.206, "cache.r6g.xlarge": 0.411, "cache.r6g.2xlarge": 0.821, "cache.r6g.4xlarge": 1.642,
     "cache.r6g.8xlarge": 3.284, "cache.r6g.12xlarge": 4.925, "cache.r6g.16xlarge": 6.567,
 }
-#: DMS replication instance, $ an hour.
+#: DMS replication instance, $ an hour. Not found in a published source here; figures as recalled.
 DMS_HOUR: dict[str, float] = {"dms.t3.micro": 0.018, "dms.t3.small": 0.036, "dms.t3.medium": 0.073,
                               "dms.t3.large": 0.146, "dms.c5.large": 0.154, "dms.r5.large": 0.21}
 
 #: Heroku dyno size (lower case) -> $ a month per dyno (None: priced by contract).
+#: eco $5 (the pool), basic $7, standard-1x $25, standard-2x $50, performance-m $250, performance-l $500:
+#: https://devcenter.heroku.com/articles/usage-and-billing (last updated 2023-02-06, read 2026-12-02); hobby $7 and
+#: free $0: the same article, 2019-05-31 version. performance-l-ram, -xl, -2xl and the legacy names 1x, 2x, px,
+#: performance: not found in a published source here; figures as recalled.
 HEROKU_DYNO_MONTH: dict[str, float | None] = {
     "eco": 5.0, "basic": 7.0, "hobby": 7.0, "standard-1x": 25.0, "standard-2x": 50.0, "1x": 25.0, "2x": 50.0,
     "performance-m": 250.0, "performance-l": 500.0, "performance-l-ram": 500.0, "performance-xl": 750.0,
     "performance-2xl": 1500.0, "px": 500.0, "performance": 500.0, "free": 0.0,
 }
-#: Heroku add-on plan -> list price a month.
+#: Heroku add-on plan -> list price a month. heroku-redis:mini $3: https://devcenter.heroku.com/articles/heroku-redis
+#: ("mini $3/month", read 2026-12-02). Every other plan price: not found in a published source here; figures as
+#: recalled.
 HEROKU_ADDON_MONTH: dict[str, float] = {
     "heroku-postgresql:essential-0": 5, "heroku-postgresql:essential-1": 9, "heroku-postgresql:essential-2": 20,
     "heroku-postgresql:mini": 5, "heroku-postgresql:basic": 9,

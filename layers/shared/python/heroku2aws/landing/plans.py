@@ -4,12 +4,14 @@ Heroku Postgres (figures per plan: RAM, storage limit, connection limit; HA by t
     - Tiers and HA: Dev Center "Choosing the Right Heroku Postgres Plan",
       https://devcenter.heroku.com/articles/heroku-postgres-plans (last updated 2024-12-13, read 2026-12-02): the
       Essential and Standard tiers have no HA, Premium, Private and Shield have HA (a standby in another zone).
-    - RAM, storage and connections: Dev Center "Heroku Postgres Production Tier Technical Characterization",
-      https://devcenter.heroku.com/articles/heroku-postgres-production-tier-technical-characterization, and for the
-      Essential tier "Heroku Postgres Essential Tier", https://devcenter.heroku.com/articles/postgres-essential-tier
-      (figures as published in 2024; the same figures hold for -0..-9 of Standard, Premium, Private and Shield).
-      The Essential tier runs on shared servers: Heroku publishes no RAM for it, so its RAM is ``None`` and it maps
-      to the smallest class.
+    - RAM, storage and connections of -0, -2..-9: Dev Center "Heroku Postgres Production Tier Technical
+      Characterization", https://devcenter.heroku.com/articles/heroku-postgres-production-tier-technical-characterization
+      (last updated 2024-09-06, read 2026-12-02): one row per size for Standard, Premium, Private and Shield alike.
+      That table also lists premium-/private-/shield-l-6, -xl-6, -l-9, -xl-9 and -10 and up, which these tables do
+      not know yet (refused as unknown: init asks for --db-class).
+    - The Essential tier ("Heroku Postgres Essential Tier", https://devcenter.heroku.com/articles/postgres-essential-tier):
+      its storage and connection limits were not found in a published source here (see the table). It runs on shared
+      servers: Heroku publishes no RAM for it, so its RAM is ``None`` and it maps to the smallest class.
 Heroku Key-Value Store (Redis) (memory and connection limit per plan)
     - Dev Center "Heroku Key-Value Store Technical Characterization",
       https://devcenter.heroku.com/articles/heroku-redis-technical-characterization (last updated 2024-10-11, read
@@ -76,22 +78,30 @@ class RedisPlan:
 
 
 # Production tiers -0, -2..-9 (there is no -1): (RAM GB, storage GB, connection limit), the technical
-# characterization's table.
-_PRODUCTION = {0: (4, 64, 120), 2: (8, 256, 400), 3: (15, 512, 500), 4: (30, 768, 500), 5: (61, 1000, 500),
+# characterization's table (https://devcenter.heroku.com/articles/heroku-postgres-production-tier-technical-characterization,
+# last updated 2024-09-06, read 2026-12-02; 1 TB = 1000 GB). -3 has 15.25 GB and -4 30.5 GB (were recorded as 15, 30).
+_PRODUCTION = {0: (4, 64, 120), 2: (8, 256, 400), 3: (15.25, 512, 500), 4: (30.5, 768, 500), 5: (61, 1000, 500),
                6: (122, 1500, 500), 7: (244, 2000, 500), 8: (488, 3000, 500), 9: (768, 4000, 500)}
 
 POSTGRES_PLANS: dict[str, PostgresPlan] = {
-    # Essential tier (shared servers; no RAM published): storage and connections per the Essential tier article.
+    # Essential tier (shared servers; no RAM published). Storage and connections: not found in a published source
+    # here (the stored copy of https://devcenter.heroku.com/articles/postgres-essential-tier, read 2026-12-02, holds
+    # the plan-choice article without these limits); figures as recalled.
     "essential-0": PostgresPlan("essential-0", None, 1, 20, False),
     "essential-1": PostgresPlan("essential-1", None, 10, 20, False),
     "essential-2": PostgresPlan("essential-2", None, 32, 40, False),
-    # Mini and Basic, the Essential tier's former names (replaced by essential-0 and -1 in 2024).
+    # Mini and Basic, the Essential tier's former names (replaced by essential-0 and -1 in 2024). Not found in a
+    # published source here; figures as recalled (those of essential-0 and -1).
     "mini": PostgresPlan("mini", None, 1, 20, False),
     "basic": PostgresPlan("basic", None, 10, 20, False),
     **{f"{tier}-{n}": PostgresPlan(f"{tier}-{n}", ram, storage, conns, tier != "standard")
        for tier in ("standard", "premium", "private", "shield") for n, (ram, storage, conns) in _PRODUCTION.items()},
 }
 
+# Memory and connection limit: the table of Dev Center "Heroku Key-Value Store Technical Characterization",
+# https://devcenter.heroku.com/articles/heroku-redis-technical-characterization (last updated 2024-10-11, stored copy
+# https://devcenter3.assets.heroku.com/articles/heroku-redis-technical-characterization, read 2026-12-02): every row
+# below matches it (1 GB = 1000 MB).
 REDIS_PLANS: dict[str, RedisPlan] = {
     "mini": RedisPlan("mini", 25, 20, False),
     **{f"premium-{n}": RedisPlan(f"premium-{n}", mb, conns, True) for n, mb, conns in (
@@ -103,6 +113,10 @@ REDIS_PLANS: dict[str, RedisPlan] = {
 }
 
 #: RDS instance class -> memory (GiB), in the order the rule tries them.
+#: db.t4g.micro/small/medium 1/2/4 GiB: https://infratally.com/articles/aws-rds-pricing-explained-2026.html (a
+#: third-party page; read 2026-12-02). The rest: not found in a published source here (the class table,
+#: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Concepts.DBInstanceClass.Summary.html, was not in the stored
+#: copies); figures as recalled.
 RDS_CLASSES: dict[str, int] = {
     "db.t4g.micro": 1, "db.t4g.small": 2, "db.t4g.medium": 4, "db.t4g.large": 8,
     "db.r6g.large": 16, "db.r6g.xlarge": 32, "db.r6g.2xlarge": 64, "db.r6g.4xlarge": 128, "db.r6g.8xlarge": 256,
@@ -110,6 +124,9 @@ RDS_CLASSES: dict[str, int] = {
 }
 
 #: ElastiCache node type -> memory (GiB), in the order the rule tries them.
+#: cache.t4g.micro/small/medium 0.5/1.37/3.09 GiB: https://dragonflydb.io/finops/elasticache (a third-party table;
+#: read 2026-12-02). cache.r6g.*: not found in a published source here (AWS's node table was not in the stored
+#: copies; third-party copies disagree, r6g.xlarge 26.32 vs 26.04 GiB); figures as recalled.
 CACHE_NODES: dict[str, float] = {
     "cache.t4g.micro": 0.5, "cache.t4g.small": 1.37, "cache.t4g.medium": 3.09,
     "cache.r6g.large": 13.07, "cache.r6g.xlarge": 26.32, "cache.r6g.2xlarge": 52.82, "cache.r6g.4xlarge": 105.81,
