@@ -100,16 +100,20 @@ DMS_HOUR: dict[str, float] = {"dms.t3.micro": 0.018, "dms.t3.small": 0.036, "dms
 #: Heroku dyno size (lower case) -> $ a month per dyno (None: priced by contract).
 #: eco $5 (the pool), basic $7, standard-1x $25, standard-2x $50, performance-m $250, performance-l $500:
 #: https://devcenter.heroku.com/articles/usage-and-billing (last updated 2023-02-06, read 2026-12-02); hobby $7 and
-#: free $0: the same article, 2019-05-31 version. performance-l-ram, -xl, -2xl and the legacy names 1x, 2x, px,
-#: performance: not found in a published source here; figures as recalled.
+#: free $0: the same article, 2019-05-31 version. px $500 (the 2014 performance dyno): Heroku's 2014 pricing text
+#: quoted in https://gist.github.com/cbartlett/b5e932217d494bc6601c (third-party). performance-l-ram, -xl, -2xl and
+#: the legacy names 1x, 2x, performance: not found in a published source here; figures as recalled.
 HEROKU_DYNO_MONTH: dict[str, float | None] = {
     "eco": 5.0, "basic": 7.0, "hobby": 7.0, "standard-1x": 25.0, "standard-2x": 50.0, "1x": 25.0, "2x": 50.0,
     "performance-m": 250.0, "performance-l": 500.0, "performance-l-ram": 500.0, "performance-xl": 750.0,
     "performance-2xl": 1500.0, "px": 500.0, "performance": 500.0, "free": 0.0,
 }
 #: Heroku add-on plan -> list price a month. heroku-redis:mini $3: https://devcenter.heroku.com/articles/heroku-redis
-#: ("mini $3/month", read 2026-12-02). Every other plan price: not found in a published source here; figures as
-#: recalled.
+#: ("mini $3/month", read 2026-12-02). heroku-postgresql:essential-0 $5:
+#: https://devcenter.heroku.com/articles/provisioning-heroku-postgres (last updated 2026-03-26: "essential-0
+#: ~$0.007/hour $5/month"). heroku-postgresql:standard-0 $50: a 2020 Heroku invoice,
+#: https://github.com/Code4PuertoRico/contratospr/files/4878618/heroku-invoice-contratospr-june-2020.pdf (third-party,
+#: old). Every other plan price: not found in a published source here; figures as recalled.
 HEROKU_ADDON_MONTH: dict[str, float] = {
     "heroku-postgresql:essential-0": 5, "heroku-postgresql:essential-1": 9, "heroku-postgresql:essential-2": 20,
     "heroku-postgresql:mini": 5, "heroku-postgresql:basic": 9,
