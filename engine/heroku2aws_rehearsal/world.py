@@ -153,15 +153,29 @@ class World:
             raise
         return self
 
-    def _start(self, progress) -> None:
+    def _claim_globals(self) -> None:
+        """Point the engine's process-wide paths at this world: where local processes run, where their logs go and
+        where the build stage's image roots live. Another world started in the same process (a test module with
+        its own) moves them; this world takes them back at its next refresh, and a stopped world gives them back."""
+        if getattr(self, "_previous_globals", None) is None:
+            self._previous_globals = (engine_paths.RUN_DIR, local.LOG_DIR, local.IMAGE_ROOTS)
         engine_paths.RUN_DIR = self.root
+        local.LOG_DIR = self.log_dir
+        local.IMAGE_ROOTS = self.root / "images"  # per world: two test processes never unpack into one root
+
+    def _release_globals(self) -> None:
+        previous = getattr(self, "_previous_globals", None)
+        if previous is not None and self.root == engine_paths.RUN_DIR:
+            engine_paths.RUN_DIR, local.LOG_DIR, local.IMAGE_ROOTS = previous
+
+    def _start(self, progress) -> None:
         # Logs outlive the rehearsal (the temporary directory does not): .rehearsal/logs/<run>/
         runs = engine_paths.ROOT / ".rehearsal" / "logs"
         runs.mkdir(parents=True, exist_ok=True)
         for old in sorted(runs.iterdir())[:-9]:
             shutil.rmtree(old, ignore_errors=True)
-        local.LOG_DIR = runs / f"{time.strftime('%Y%m%dT%H%M%S')}-{self.root.name}"
-        self.log_dir = local.LOG_DIR
+        self.log_dir = runs / f"{time.strftime('%Y%m%dT%H%M%S')}-{self.root.name}"
+        self._claim_globals()
         progress("starting PostgreSQL (Heroku Postgres, RDS) and Redis (Heroku Redis, ElastiCache)")
         self.source_pg = self._keep(PostgresServer(name="heroku-postgres", ssl=True).start())
         self.target_pg = self._keep(PostgresServer(name="rds", ssl=True).start())  # RDS offers TLS too
@@ -286,6 +300,7 @@ class World:
     def refresh(self) -> None:
         """Back to the state before any migration (for tests that run many): a fresh emulated
         account and stack, empty targets, the Heroku app as it was. The sources are never touched."""
+        self._claim_globals()
         self.heroku.stop()
         self._closers.remove(self.heroku)
         self._start_heroku()
@@ -307,6 +322,7 @@ class World:
             with contextlib.suppress(Exception):
                 closer.stop()
         self._closers.clear()
+        self._release_globals()
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> World:

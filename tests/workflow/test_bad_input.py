@@ -40,7 +40,7 @@ def corpus(base: dict) -> list[tuple[str, object, str]]:
     for field in ["heroku", "source", "target", "ecs", "load_balancer", "dns", "database"]:
         cases.append((f"missing {field}", _set(base, field, _DELETE), field))
     for field in ["heroku.app", "heroku.api_key_secret_arn", "source.postgres_secret_arn", "target.postgres_secret_arn",
-                  "ecs.cluster_arn", "ecs.image", "ecs.subnets", "ecs.security_groups", "ecs.execution_role_arn",
+                  "ecs.cluster_arn", "ecs.subnets", "ecs.security_groups", "ecs.execution_role_arn",
                   "load_balancer.target_group_arn", "load_balancer.health_url", "dns.hosted_zone_id",
                   "dns.record_name", "dns.heroku_target", "database.dms_subnet_ids"]:
         cases.append((f"missing {field}", _set(base, field, _DELETE), field))
