@@ -26,6 +26,9 @@ LANDING_ONLY = {"Create the source secrets from Heroku's config vars"}
 # dms-cdc needs a source role with REPLICATION (Heroku never grants it): the test grants it for these.
 CDC = {"overrides": {"database.strategy": "dms-cdc"}, "replication": True}
 
+SCHEDULED = {"overrides": {"scheduler.jobs": [{"name": "nightly", "command": "echo nightly",
+                                                "schedule": "cron(0 2 * * ? *)"}]}}
+
 # What it takes to reach states that the default rehearsal input does not: input overrides and,
 # for a Catch-routed state, an AWS error injected first to take that route.
 REACH: dict[str, dict] = {
@@ -41,11 +44,16 @@ REACH: dict[str, dict] = {
     "Reload the DMS replication task": {"before": [("Start the DMS replication task", 0,
                                                     "DatabaseMigration.InvalidResourceStateException")]},
     "Update the service": {"setup": "existing web service"},
+    # Heroku Scheduler's jobs (scheduler.jobs): states only an input with jobs reaches; an existing schedule is
+    # updated after CreateSchedule's ConflictException (the Catch that routes there).
+    **{state: SCHEDULED for state in ["Register the scheduled jobs' task definition", "Create the schedule",
+                                      "Read the schedule", "Enable the schedule"]},
+    "Update the existing schedule": {**SCHEDULED, "before": [("Create the schedule", 0, "Scheduler.ConflictException")]},
 }
 
 # Finalize runs after the switch: the migration is complete and writes may have reached RDS, so a failure
 # there must not roll back (that would strand those writes). It ends in FinalizeIncomplete instead.
-FINALIZE_STATES = {"Tear down DMS", "Publish the report"}
+FINALIZE_STATES = {"Tear down DMS", "Publish the report", "Read the schedule", "Enable the schedule"}
 
 
 def existing_web_service(world) -> None:
