@@ -426,6 +426,7 @@ def write_samconfig(path: Path, env: str, params: LandingParameters, region: str
         build_params["parallel"] = True
         build["parameters"] = build_params
         env_table["build"] = build
+    path.parent.mkdir(parents=True, exist_ok=True)  # --out may name a directory that does not exist yet
     path.write_text(tomlkit.dumps(doc))
 
 

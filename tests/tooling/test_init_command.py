@@ -278,3 +278,12 @@ def test_plan_lists_the_schedules_the_jobs_become(tmp_path, capsys):
     assert [r["name"] for r in schedules] == [f"h2a-{APP}.nightly"]
     assert "DISABLED until the switch" in schedules[0]["details"]
     assert any(r["name"] == f"{APP}-scheduler" for r in resources)
+
+
+def test_init_creates_the_output_directory_it_is_given(tmp_path, aws):
+    out = tmp_path / "not" / "yet"
+    with FakeHeroku() as fake:
+        heroku_app(fake, {})
+        result = run(fake, aws, out, connect=False, postgres_version="16")
+    assert result.samconfig == out / "samconfig.toml" and result.samconfig.is_file()
+    assert APP in tomlkit.parse(result.samconfig.read_text())
