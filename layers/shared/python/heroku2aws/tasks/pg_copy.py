@@ -70,7 +70,7 @@ import psycopg
 from psycopg import sql
 
 from ..clients import connections
-from ..obs import count, get_logger, publish_task_metrics, seconds
+from ..obs import count, get_logger, seconds
 from ..postgres.common import SESSION_SETTINGS, DatabaseError, connect
 from ..redaction import scrub
 from .pg_dump_restore import (
@@ -81,6 +81,7 @@ from .pg_dump_restore import (
     conninfo_without_password,
     copy_database,
     dump_schema,
+    run_task,
 )
 
 log = get_logger("tasks.pg_copy")
@@ -710,48 +711,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    try:
-        return _run(args)
-    finally:
-        publish_task_metrics()
+    return run_task("pg_copy", _parser(), argv, _run)
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, source_url: str, target_url: str) -> int:
     jobs = max(1, args.jobs or min(os.cpu_count() or 1, 8))
-    source_url = target_url = ""
-    try:
-        try:
-            source_url = connections.resolve_env(args.source_env)
-            target_url = connections.resolve_env(args.target_env)
-        except KeyError as exc:
-            raise TaskError(str(exc).strip("'\""), 2) from None
-        except Exception as exc:
-            raise TaskError(f"cannot read the database URLs: {type(exc).__name__}: {exc}", 2) from None
-        summary = copy_and_verify(source_url, target_url, jobs=jobs, index_jobs=args.index_jobs,
-                                  verify=not args.no_verify, split_bytes=args.split_mb << 20)
-        if summary.get("verified") is False:
-            raise TaskError(f"copy finished but verification found {summary['difference_count']} difference(s): "
-                            f"{', '.join(summary['differences'][:20])}", 1)
-        log.info("pg_copy succeeded", extra=summary)
-        count("PostgresTablesCopied", summary["tables"])
-        seconds("PostgresCopySeconds", summary["seconds"])
-        if "rows" in summary:
-            count("PostgresRowsVerified", summary["rows"])
-        return 0
-    except TaskError as exc:
-        message = scrub(str(exc), source_url, target_url)
-        log.error("pg_copy failed", extra={"error": message, "status": exc.status})
-        print(f"pg_copy: {message}", file=sys.stderr)
-        return exc.status
-    except Exception as exc:
-        message = scrub(f"{type(exc).__name__}: {exc}", source_url, target_url)
-        log.error("pg_copy failed", extra={"error": message, "status": 1})
-        print(f"pg_copy: {message}", file=sys.stderr)
-        return 1
+    summary = copy_and_verify(source_url, target_url, jobs=jobs, index_jobs=args.index_jobs,
+                              verify=not args.no_verify, split_bytes=args.split_mb << 20)
+    if summary.get("verified") is False:
+        raise TaskError(f"copy finished but verification found {summary['difference_count']} difference(s): "
+                        f"{', '.join(summary['differences'][:20])}", 1)
+    log.info("pg_copy succeeded", extra=summary)
+    count("PostgresTablesCopied", summary["tables"])
+    seconds("PostgresCopySeconds", summary["seconds"])
+    if "rows" in summary:
+        count("PostgresRowsVerified", summary["rows"])
+    return 0
 
 
 if __name__ == "__main__":

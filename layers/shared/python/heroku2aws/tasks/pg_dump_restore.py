@@ -424,19 +424,15 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def run_task(name: str, parser: argparse.ArgumentParser, argv: list[str] | None,
+             work: Callable[[argparse.Namespace, str, str], int]) -> int:
+    """The Postgres tasks' entry (this one and ``pg_copy``): parse the arguments, read both database URLs from the
+    environment (URLs or Secrets Manager ARNs), run ``work(args, source_url, target_url)``, and turn any failure
+    into an exit status and one line with no secret and no traceback; the task's metrics are published either way."""
     try:
-        args = _parser().parse_args(argv)
+        args = parser.parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed
         return int(exc.code or 0)
-    try:
-        return _run(args)
-    finally:
-        publish_task_metrics()
-
-
-def _run(args: argparse.Namespace) -> int:
-    jobs = max(1, args.jobs or min(os.cpu_count() or 1, 8))
     source_url = target_url = ""
     try:
         try:
@@ -446,36 +442,44 @@ def _run(args: argparse.Namespace) -> int:
             raise TaskError(str(exc).strip("'\""), 2) from None
         except Exception as exc:
             raise TaskError(f"cannot read the database URLs: {type(exc).__name__}: {exc}", 2) from None
-        summary = copy_database(source_url, target_url, jobs=jobs, schema_only=args.schema_only,
-                                sections=args.section, dump_parent=args.dump_dir, keep_dump=args.keep_dump)
-        if args.verify and not args.schema_only and (not args.section or args.section == ["post-data"]):
-            from ..postgres.verify import verify
-
-            # After a DMS load (post-data) sequences are not compared: DMS does not carry them, the workflow's
-            # "Verify the copy" step sets them next.
-            result = verify(source_url, target_url, sequences=not args.section)
-            summary.update(verified=result.match, verify_seconds=result.seconds, rows=result.rows)
-            if not result.match:
-                raise TaskError("copy finished but verification found differences in: "
-                                f"{', '.join(result.differences)}", 1)
-        log.info("pg_dump_restore succeeded", extra=summary)
-        if "tables" in summary:
-            count("PostgresTablesCopied", summary["tables"])
-            seconds("PostgresDumpSeconds", summary["dump_seconds"])
-            seconds("PostgresRestoreSeconds", summary["restore_seconds"])
-        if "rows" in summary:
-            count("PostgresRowsVerified", summary["rows"])
-        return 0
+        return work(args, source_url, target_url)
     except TaskError as exc:
-        message = scrub(str(exc), source_url, target_url)
-        log.error("pg_dump_restore failed", extra={"error": message, "status": exc.status})
-        print(f"pg_dump_restore: {message}", file=sys.stderr)
-        return exc.status
+        message, status = scrub(str(exc), source_url, target_url), exc.status
     except Exception as exc:  # DatabaseError from verify, anything unexpected: still no traceback, no secret
-        message = scrub(f"{type(exc).__name__}: {exc}", source_url, target_url)
-        log.error("pg_dump_restore failed", extra={"error": message, "status": 1})
-        print(f"pg_dump_restore: {message}", file=sys.stderr)
-        return 1
+        message, status = scrub(f"{type(exc).__name__}: {exc}", source_url, target_url), 1
+    finally:
+        publish_task_metrics()
+    log.error(f"{name} failed", extra={"error": message, "status": status})
+    print(f"{name}: {message}", file=sys.stderr)
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_task("pg_dump_restore", _parser(), argv, _run)
+
+
+def _run(args: argparse.Namespace, source_url: str, target_url: str) -> int:
+    jobs = max(1, args.jobs or min(os.cpu_count() or 1, 8))
+    summary = copy_database(source_url, target_url, jobs=jobs, schema_only=args.schema_only,
+                            sections=args.section, dump_parent=args.dump_dir, keep_dump=args.keep_dump)
+    if args.verify and not args.schema_only and (not args.section or args.section == ["post-data"]):
+        from ..postgres.verify import verify
+
+        # After a DMS load (post-data) sequences are not compared: DMS does not carry them, the workflow's
+        # "Verify the copy" step sets them next.
+        result = verify(source_url, target_url, sequences=not args.section)
+        summary.update(verified=result.match, verify_seconds=result.seconds, rows=result.rows)
+        if not result.match:
+            raise TaskError("copy finished but verification found differences in: "
+                            f"{', '.join(result.differences)}", 1)
+    log.info("pg_dump_restore succeeded", extra=summary)
+    if "tables" in summary:
+        count("PostgresTablesCopied", summary["tables"])
+        seconds("PostgresDumpSeconds", summary["dump_seconds"])
+        seconds("PostgresRestoreSeconds", summary["restore_seconds"])
+    if "rows" in summary:
+        count("PostgresRowsVerified", summary["rows"])
+    return 0
 
 
 if __name__ == "__main__":
