@@ -129,18 +129,32 @@ class EcsTaskFailed(Exception):
         self.task = task
 
 
-def _patch_ecs_sync() -> None:
+def states_task_failed(state, env, cause: dict):
+    """The failure a .sync integration reports when its job ends badly (an ECS task exiting non-zero, a build that
+    did not succeed): ``States.TaskFailed`` with the job's description as the cause, as Step Functions reports it."""
     from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
     from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
     from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
     from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
         StatesErrorNameType,
     )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+    return FailureEvent(
+        env=env,
+        error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
+        event_type=HistoryEventType.TaskFailed,
+        event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
+            resource=state._get_sfn_resource(), resourceType=state._get_sfn_resource_type(),
+            error=StatesErrorNameType.StatesTaskFailed.to_name(), cause=to_json_str(cause))),
+    )
+
+
+def _patch_ecs_sync() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_ecs as ecs_mod,
     )
-    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
     cls = ecs_mod.StateTaskServiceEcs
     original_resolver = cls._build_sync_resolver
@@ -188,14 +202,7 @@ def _patch_ecs_sync() -> None:
 
     def _from_error(self, env, ex):
         if isinstance(ex, EcsTaskFailed):
-            return FailureEvent(
-                env=env,
-                error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
-                event_type=HistoryEventType.TaskFailed,
-                event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
-                    resource=self._get_sfn_resource(), resourceType=self._get_sfn_resource_type(),
-                    error=StatesErrorNameType.StatesTaskFailed.to_name(), cause=to_json_str(ex.task))),
-            )
+            return states_task_failed(self, env, ex.task)
         return original_from_error(self, env, ex)
 
     cls._build_sync_resolver = _build_sync_resolver
@@ -218,20 +225,12 @@ def _patch_codebuild_sync() -> None:
     for the build to end and outputs ``{"Build": <the build as BatchGetBuilds describes it>}``; a build that ends
     other than SUCCEEDED fails the state with States.TaskFailed, its cause the build. An aborted state has its
     build stopped (the reason the guide's .sync policy carries codebuild:StopBuild)."""
-    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
-    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
-    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
-    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
-        StatesErrorNameType,
-    )
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory as stf
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
         StateTaskServiceCallback,
     )
-    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
     from moto.stepfunctions.parser.asl.utils import boto_client as bc
-    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
     class StateTaskServiceCodeBuild(StateTaskServiceCallback):
         def __init__(self) -> None:
@@ -291,14 +290,7 @@ def _patch_codebuild_sync() -> None:
 
         def _from_error(self, env, ex):
             if isinstance(ex, CodeBuildFailed):
-                return FailureEvent(
-                    env=env,
-                    error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
-                    event_type=HistoryEventType.TaskFailed,
-                    event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
-                        resource=self._get_sfn_resource(), resourceType=self._get_sfn_resource_type(),
-                        error=StatesErrorNameType.StatesTaskFailed.to_name(), cause=to_json_str(ex.build))),
-                )
+                return states_task_failed(self, env, ex.build)
             return super()._from_error(env, ex)
 
     original = stf.state_task_service_for
